@@ -1,0 +1,68 @@
+"""Consumers handle WebSocket events, the way views handle HTTP requests."""
+
+import json
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+# The longest message a room accepts, in characters: one member cannot fill
+# everybody's screen (and memory) with a single message.
+MAX_MESSAGE_LENGTH = 1000
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        # The room comes from the URL, as captured by routing.py.
+        self.room_name = self.scope["url_route"]["kwargs"]["room_name"]
+        self.room_group_name = f"chat_{self.room_name}"
+
+        # Join the room's group. The channel layer's methods are async,
+        # and so is this consumer now: it simply awaits them.
+        await self.channel_layer.group_add(self.room_group_name, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, close_code):
+        # Leave the room's group.
+        await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        # Called for every frame the browser sends: {"message": "..."}.
+        # Anything else is answered with an error on this socket alone; nothing
+        # is sent to the room, and the socket stays open for the next message.
+        try:
+            message = parse_chat_message(text_data)
+        except ValueError as error:
+            await self.send(text_data=json.dumps({"error": str(error)}))
+            return
+
+        # Send it to everyone in the room. "type" names the handler that each
+        # member's consumer runs: "chat.message" calls chat_message() below.
+        await self.channel_layer.group_send(
+            self.room_group_name, {"type": "chat.message", "message": message}
+        )
+
+    async def chat_message(self, event):
+        # Called once in each member's consumer for every group message.
+        message = event["message"]
+
+        # Send it down this member's socket.
+        await self.send(text_data=json.dumps({"message": message}))
+
+
+def parse_chat_message(text_data):
+    """Return the text of a chat frame, or raise ValueError saying what is wrong."""
+    if text_data is None:
+        raise ValueError("Binary frames are not accepted: send JSON text.")
+    try:
+        text_data_json = json.loads(text_data)
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
+        raise ValueError('Not JSON: send {"message": "your text"}.') from None
+    if not isinstance(text_data_json, dict) or "message" not in text_data_json:
+        raise ValueError('No "message" in it: send {"message": "your text"}.')
+    message = text_data_json["message"]
+    if not isinstance(message, str):
+        raise ValueError('"message" must be text, in double quotes.')
+    if not message.strip():
+        raise ValueError("The message is empty.")
+    if len(message) > MAX_MESSAGE_LENGTH:
+        raise ValueError(f"The message is longer than {MAX_MESSAGE_LENGTH} characters.")
+    return message
