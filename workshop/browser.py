@@ -1,0 +1,76 @@
+"""Headless Chromium for Selenium, using the system's browser and driver.
+
+Nothing is downloaded: Selenium gets the driver's path explicitly, so Selenium
+Manager never tries to go online. CHROMIUM_PATH and CHROMEDRIVER_PATH override
+where they are.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+INSTALL_HINT = (
+    "Install Chromium and its driver: Debian/Ubuntu `sudo apt-get install chromium "
+    "chromium-driver`; macOS `brew install --cask chromium chromedriver`; or point "
+    "CHROMIUM_PATH and CHROMEDRIVER_PATH at your Chrome and its matching ChromeDriver."
+)
+
+# Headless as root needs --no-sandbox; the rest stop Chromium from phoning home,
+# which on a closed network only costs time and log noise.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1200,900",
+)
+
+
+class BrowserUnavailable(RuntimeError):
+    """Chromium or ChromeDriver is missing or would not start."""
+
+
+def _first_existing(*candidates: str | None) -> str | None:
+    for candidate in candidates:
+        if candidate and (os.path.isfile(candidate) or shutil.which(candidate)):
+            return shutil.which(candidate) or candidate
+    return None
+
+
+def chromium_paths() -> tuple[str | None, str | None]:
+    """(browser, driver) paths, or None for each one that is missing."""
+    browser = _first_existing(
+        os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium", "chromium", "google-chrome"
+    )
+    driver = _first_existing(
+        os.environ.get("CHROMEDRIVER_PATH"), "/usr/bin/chromedriver", "chromedriver"
+    )
+    return browser, driver
+
+
+def start_chromium(extra_flags: tuple[str, ...] = ()):
+    """A Selenium WebDriver for headless Chromium; raises BrowserUnavailable with the fix."""
+    from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.chrome.service import Service
+
+    browser, driver = chromium_paths()
+    if browser is None or driver is None:
+        missing = "Chromium" if browser is None else "ChromeDriver"
+        raise BrowserUnavailable(f"{missing} was not found. {INSTALL_HINT}")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in CHROMIUM_FLAGS + tuple(extra_flags):
+        options.add_argument(flag)
+    try:
+        return webdriver.Chrome(options=options, service=Service(executable_path=driver))
+    except WebDriverException as error:
+        raise BrowserUnavailable(
+            f"Chromium ({browser}) with ChromeDriver ({driver}) would not start: "
+            f"{error.msg or error}. Their major versions must match. {INSTALL_HINT}"
+        ) from error

@@ -1,0 +1,59 @@
+"""`python -m workshop diff FROM TO`: the instructor's view of what a step changed."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import pathlib
+import sys
+
+from .diffing import changed_files, project_files, unified_diff
+from .manifest import Step
+
+_COLOURS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m"}
+_RESET = "\033[0m"
+
+
+def _use_colour() -> bool:
+    return sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+
+
+def colourise(diff: str) -> str:
+    lines = []
+    for line in diff.splitlines():
+        colour = None if line.startswith(("+++", "---")) else _COLOURS.get(line[:1])
+        lines.append(f"{colour}{line}{_RESET}" if colour else line)
+    return "\n".join(lines)
+
+
+def write_html(before: Step, after: Step, path: pathlib.Path) -> None:
+    """A self-contained side-by-side HTML page (difflib.HtmlDiff), one table per file."""
+    old, new = project_files(before.path), project_files(after.path)
+    maker = difflib.HtmlDiff(wrapcolumn=90)
+    tables = []
+    for name, change in changed_files(before.path, after.path).items():
+        old_lines = old[name].read_text().splitlines() if name in old else []
+        new_lines = new[name].read_text().splitlines() if name in new else []
+        table = maker.make_table(
+            old_lines, new_lines, f"{before.folder}/{name}", f"{after.folder}/{name} ({change})",
+            context=True, numlines=3,
+        )  # fmt: skip
+        tables.append(f"<h2>{name} ({change})</h2>\n{table}")
+    page = maker.make_file([], [], "", "").replace(
+        "<body>", f"<body>\n<h1>{before.folder} &rarr; {after.folder}</h1>\n" + "\n".join(tables)
+    )
+    pathlib.Path(path).write_text(page, encoding="utf-8")
+
+
+def show_diff(before: Step, after: Step, html: str | None = None) -> int:
+    changes = changed_files(before.path, after.path)
+    print(f"{before.folder} -> {after.folder}: {len(changes)} files")
+    for name, change in changes.items():
+        print(f"  {change:8} {name}")
+    print()
+    diff = unified_diff(before.path, after.path)
+    print(colourise(diff) if _use_colour() else diff)
+    if html:
+        write_html(before, after, pathlib.Path(html))
+        print(f"Side-by-side view written to {html}")
+    return 0

@@ -1,0 +1,94 @@
+"""The generated parts of the READMEs: each step's "What changed" and the step table.
+
+Prose is written by hand; anything that restates the steps (file lists, diffs,
+the step table) is generated between marker comments, so it cannot drift.
+`python -m workshop docs` rewrites them; tests/test_docs.py fails when a README
+is stale.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+from .diffing import step_changes, unified_diff
+from .manifest import REPO_ROOT, Step, load_steps
+
+BEGIN = "<!-- begin generated: {name} (python -m workshop docs) -->"
+END = "<!-- end generated: {name} -->"
+
+
+def what_changed_block(steps: list[Step], step: Step) -> str:
+    """The file list and diff of a step, as Markdown."""
+    changes = step_changes(steps, step)
+    if step.number == 1:
+        lines = ["Every file is new in this step:", ""]
+    else:
+        previous = steps[step.number - 2]
+        lines = [f"Files added or changed since `{previous.folder}`:", ""]
+    lines += [f"- `{name}` ({change})" for name, change in changes.items()]
+    if step.number > 1:
+        diff = unified_diff(steps[step.number - 2].path, step.path, exclude=("README.md",))
+        lines += [
+            "",
+            "<details><summary>The diff (README.md left out)</summary>",
+            "",
+            "```diff",
+            diff.rstrip("\n"),
+            "```",
+            "",
+            "</details>",
+        ]
+    return "\n".join(lines)
+
+
+def step_table_block(steps: list[Step]) -> str:
+    """The README's table of steps, with teaching and exercise minutes."""
+    lines = [
+        "| # | Folder | What you build | Teach | Exercise |",
+        "|---|---|---|---|---|",
+    ]
+    for step in steps:
+        lines.append(
+            f"| {step.number} | [`{step.folder}`]({step.folder}/README.md) | {step.title} "
+            f"| {step.teach} min | {step.exercise} min |"
+        )
+    total = sum(step.minutes for step in steps)
+    lines += ["", f"Total: {total} minutes, {total // 60} h {total % 60:02d} min without breaks."]
+    return "\n".join(lines)
+
+
+def replace_block(text: str, name: str, content: str) -> str:
+    """Put content between the named markers in text; raise if the markers are missing."""
+    pattern = re.compile(
+        re.escape(BEGIN.format(name=name)) + r"\n.*?\n" + re.escape(END.format(name=name)),
+        re.DOTALL,
+    )
+    replacement = f"{BEGIN.format(name=name)}\n{content}\n{END.format(name=name)}"
+    if not pattern.search(text):
+        raise ValueError(f"markers for {name!r} not found; add these two lines:\n{replacement}")
+    return pattern.sub(lambda _: replacement, text, count=1)
+
+
+def generated_readmes() -> dict[pathlib.Path, str]:
+    """Every README with its generated blocks brought up to date."""
+    steps = load_steps()
+    updated = {}
+    top = REPO_ROOT / "README.md"
+    updated[top] = replace_block(top.read_text(encoding="utf-8"), "steps", step_table_block(steps))
+    for step in steps:
+        readme = step.path / "README.md"
+        updated[readme] = replace_block(
+            readme.read_text(encoding="utf-8"), "what-changed", what_changed_block(steps, step)
+        )
+    return updated
+
+
+def write_readmes() -> list[pathlib.Path]:
+    """Rewrite the READMEs whose generated blocks are stale; return those paths."""
+    written = []
+    for path, text in generated_readmes().items():
+        if path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    return written

@@ -1,0 +1,82 @@
+"""The step manifest, steps.toml: the one ordered list of the workshop's steps."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import tomllib
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+MANIFEST_PATH = REPO_ROOT / "steps.toml"
+
+CAPABILITIES = ("http", "websocket", "groups", "async", "input-checks", "student-tests")
+
+
+class ManifestError(ValueError):
+    """steps.toml says something the tooling cannot use."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    number: int
+    folder: str
+    title: str
+    teach: int
+    exercise: int
+    capabilities: tuple[str, ...]
+    changed: tuple[str, ...]
+
+    @property
+    def path(self) -> pathlib.Path:
+        return REPO_ROOT / self.folder
+
+    @property
+    def label(self) -> str:
+        return f"step{self.number:02d}"
+
+    @property
+    def minutes(self) -> int:
+        return self.teach + self.exercise
+
+    def has(self, capability: str) -> bool:
+        if capability not in CAPABILITIES:
+            raise ManifestError(f"unknown capability {capability!r}; known: {CAPABILITIES}")
+        return capability in self.capabilities
+
+
+def load_steps(path: pathlib.Path = MANIFEST_PATH) -> list[Step]:
+    """Read steps.toml into Steps numbered 1, 2, ... in file order."""
+    with open(path, "rb") as manifest:
+        entries = tomllib.load(manifest).get("step", [])
+    steps = []
+    for number, entry in enumerate(entries, start=1):
+        try:
+            step = Step(
+                number=number,
+                folder=entry["folder"],
+                title=entry["title"],
+                teach=int(entry["teach"]),
+                exercise=int(entry["exercise"]),
+                capabilities=tuple(entry["capabilities"]),
+                changed=tuple(entry["changed"]),
+            )
+        except KeyError as missing:
+            raise ManifestError(f"{path}: step {number} has no {missing} key") from None
+        unknown = set(step.capabilities) - set(CAPABILITIES)
+        if unknown:
+            raise ManifestError(f"{path}: {step.folder} names unknown capabilities {unknown}")
+        steps.append(step)
+    if not steps:
+        raise ManifestError(f"{path} lists no [[step]]")
+    return steps
+
+
+def get_step(key: str | int) -> Step:
+    """Find a step by number (3, "3", "03"), label ("step03") or folder name."""
+    steps = load_steps()
+    text = str(key).strip().rstrip("/\\")
+    for step in steps:
+        if text in (step.folder, step.label) or text.lstrip("0") == str(step.number):
+            return step
+    choices = ", ".join(f"{s.number} ({s.folder})" for s in steps)
+    raise ManifestError(f"no step {key!r}; choose one of: {choices}")

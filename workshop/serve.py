@@ -1,0 +1,94 @@
+"""`python -m workshop run STEP`: serve any step at http://127.0.0.1:8000."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+from .manifest import Step
+from .ports import port_is_free
+from .redis_server import INSTALL_HINT, RedisServer, RedisUnavailable, find_redis_server, ping
+from .step_server import StepServerError, project_env, run_manage
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent / "overrides"
+
+
+def _say(message: str) -> None:
+    print(f"[workshop] {message}", flush=True)
+
+
+def choose_channel_layer(stack: contextlib.ExitStack) -> str | None:
+    """A Redis URL to use (REDIS_URL, a local Redis, or one we start), or None for in-memory."""
+    url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    _say(f"Looking for Redis at {url} ...")
+    if ping(url):
+        _say(f"Using the Redis at {url}.")
+        return url
+    if find_redis_server():
+        try:
+            server = stack.enter_context(RedisServer())
+        except RedisUnavailable as error:
+            _say(f"Could not start redis-server: {error}")
+        else:
+            _say(f"Started a private redis-server at {server.url} (it stops with this command).")
+            return server.url
+    banner = [
+        "",
+        "*" * 72,
+        "  NO REDIS: serving with Channels' in-memory channel layer instead.",
+        "  Rooms work inside this one server process; a second process (or",
+        "  `workshop run` in another terminal) would not see these messages.",
+        f"  To get Redis: {INSTALL_HINT}",
+        "*" * 72,
+        "",
+    ]
+    print("\n".join(banner), flush=True)
+    return None
+
+
+def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None) -> int:
+    """Serve a step (or a folder laid out like one) until Ctrl-C; returns an exit code."""
+    project_dir = pathlib.Path(project_dir or step.path).resolve()
+    if not port_is_free(port):
+        _say(
+            f"Port {port} is already in use (another server still running?). Stop it, "
+            f"or choose another port: python -m workshop run {step.number} --port {port + 1}"
+        )
+        return 2
+    with contextlib.ExitStack() as stack:
+        scratch = pathlib.Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ws-run-")))
+        extra = {
+            "DJANGO_SETTINGS_MODULE": "workshop_run_settings",
+            "WORKSHOP_SCRATCH_DB": str(scratch / "db.sqlite3"),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(OVERRIDES_DIR), os.environ.get("PYTHONPATH")])
+            ),
+        }
+        redis_url = None
+        if step.has("groups"):
+            redis_url = choose_channel_layer(stack)
+            if redis_url is None:
+                extra["WORKSHOP_IN_MEMORY_LAYER"] = "1"
+        env = project_env(redis_url, **extra)
+        _say(f"Preparing a scratch database for {project_dir.name} ...")
+        try:
+            run_manage(project_dir, "migrate", "--verbosity", "0", env=env)
+        except StepServerError as error:
+            _say(str(error))
+            return 1
+        _say(f"Step {step.number}: {step.title}")
+        _say(f"Open http://127.0.0.1:{port}/chat/ in your browser. Ctrl-C stops the server.")
+        try:
+            return subprocess.call(
+                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
+                cwd=project_dir,
+                env=env,
+            )
+        except KeyboardInterrupt:
+            _say("Stopped.")
+            return 0

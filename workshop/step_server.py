@@ -1,0 +1,147 @@
+"""A step's Django project, copied into a scratch folder and served by Daphne.
+
+Copying proves the step is self-contained: a step that reaches outside its own
+folder fails here exactly as it would on a student's laptop.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+from .ports import free_port
+from .processes import stop_process, wait_until
+
+# What a copy leaves behind: bytecode and databases belong to the copy.
+_NOT_COPIED = shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3", "test_db.sqlite3")
+
+
+class StepServerError(RuntimeError):
+    """A step's project could not be migrated or served."""
+
+
+def copy_project(source: pathlib.Path, destination_parent: pathlib.Path) -> pathlib.Path:
+    """Copy a project folder to destination_parent/<same name>; returns the copy."""
+    source = pathlib.Path(source)
+    if not (source / "manage.py").is_file():
+        raise StepServerError(f"{source} has no manage.py: is it a Django project folder?")
+    destination = pathlib.Path(destination_parent) / source.name
+    shutil.copytree(source, destination, ignore=_NOT_COPIED)
+    return destination
+
+
+def project_env(redis_url: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment a step runs in: ours, plus REDIS_URL and any extra variables."""
+    env = dict(os.environ)
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # manage.py and asgi.py set their own
+    env["PYTHONUNBUFFERED"] = "1"
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    env.update(extra)
+    return env
+
+
+def run_manage(project_dir: pathlib.Path, *args: str, env: dict[str, str], timeout: float = 300):
+    """Run `python manage.py ARGS` in project_dir; raise StepServerError on failure."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=project_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise StepServerError(
+            f"`python manage.py {' '.join(args)}` failed in {project_dir} "
+            f"(exit {result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
+    return result
+
+
+class StepServer:
+    """Daphne serving one project folder on 127.0.0.1:<port>.
+
+    With coverage_rcfile set, Daphne runs under coverage.py so that the step's
+    code is measured in the process that really executes it.
+    """
+
+    def __init__(
+        self,
+        project_dir: pathlib.Path,
+        env: dict[str, str],
+        port: int | None = None,
+        coverage_rcfile: pathlib.Path | None = None,
+    ):
+        self.project_dir = pathlib.Path(project_dir)
+        self.env = env
+        self.port = port or free_port()
+        self.coverage_rcfile = coverage_rcfile
+        self.log_path = self.project_dir.parent / f"daphne-{self.project_dir.name}-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ws_url(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def command(self) -> list[str]:
+        command = [sys.executable]
+        if self.coverage_rcfile:
+            command += [
+                "-m", "coverage", "run", "--parallel-mode",
+                f"--rcfile={self.coverage_rcfile}", f"--source={self.project_dir}",
+            ]  # fmt: skip
+        return command + [
+            "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "chatsite.asgi:application",
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 30.0) -> StepServer:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                cwd=self.project_dir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if not wait_until(self._answers_http, timeout, interval=0.2, process=self.process):
+            self.stop()
+            raise StepServerError(
+                f"Daphne did not start serving {self.project_dir.name} on {self.url} "
+                f"within {timeout:.0f} s. Its output:\n{self.log_text()[-4000:]}"
+            )
+        return self
+
+    def _answers_http(self) -> bool:
+        try:
+            urllib.request.urlopen(self.url + "/chat/", timeout=1).close()
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer, even an error page, means it is serving
+        except OSError:
+            return False
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, grace: float = 10.0) -> int | None:
+        if self.process is None:
+            return None
+        code = stop_process(self.process, grace)
+        self.process = None
+        return code
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
