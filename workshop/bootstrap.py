@@ -18,7 +18,7 @@ import venv
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENV_DIR = REPO_ROOT / ".venv"
 STAMP = VENV_DIR / ".workshop-installed"
-MINIMUM_PYTHON = (3, 10)
+MINIMUM_PYTHON = (3, 11)
 
 
 def venv_python() -> pathlib.Path:

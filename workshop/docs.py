@@ -61,7 +61,7 @@ def step_table_block(steps: list[Step]) -> str:
 def replace_block(text: str, name: str, content: str) -> str:
     """Put content between the named markers in text; raise if the markers are missing."""
     pattern = re.compile(
-        re.escape(BEGIN.format(name=name)) + r"\n.*?\n" + re.escape(END.format(name=name)),
+        re.escape(BEGIN.format(name=name)) + r"\n(?:.*?\n)?" + re.escape(END.format(name=name)),
         re.DOTALL,
     )
     replacement = f"{BEGIN.format(name=name)}\n{content}\n{END.format(name=name)}"
