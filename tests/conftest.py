@@ -1,0 +1,204 @@
+"""Fixtures for the repository's tests: which steps to test, Redis, Daphne, a browser.
+
+The acceptance tests (tests/acceptance/) treat a step as a black box. Each one
+names the capability it checks with @pytest.mark.needs("..."), and runs once
+for every step in steps.toml that has it. With --project PATH --step N they run
+against a student's own folder instead: the very same tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+
+import pytest
+
+from workshop.browser import BrowserUnavailable, start_chromium
+from workshop.coverage_report import RCFILE
+from workshop.manifest import Step, get_step, load_steps
+from workshop.redis_server import RedisServer, RedisUnavailable
+from workshop.step_server import StepServer, copy_project, project_env, run_manage
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(message: str):
+    """Under CI nothing that matters may be skipped: fail. Locally: skip, naming the fix."""
+    if IN_CI:
+        pytest.fail(f"CI=true and this test cannot run: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@dataclasses.dataclass(frozen=True)
+class StepUnderTest:
+    """A manifest step (whose tests apply) and the folder being tested."""
+
+    step: Step
+    source: pathlib.Path
+
+    def has(self, capability: str) -> bool:
+        return self.step.has(capability)
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("workshop")
+    group.addoption(
+        "--project",
+        metavar="PATH",
+        help="run the acceptance tests on this folder (your own project) instead of the "
+        "reference step; needs --step",
+    )
+    group.addoption("--step", metavar="N", help="only this step's acceptance tests")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "needs(capability): run for every step whose manifest entry has it"
+    )
+
+
+def steps_under_test(config) -> list[StepUnderTest]:
+    project, only = config.getoption("--project"), config.getoption("--step")
+    if project and not only:
+        raise pytest.UsageError("--project needs --step: which step's tests should it pass?")
+    if only:
+        step = get_step(only)
+        source = pathlib.Path(project).resolve() if project else step.path
+        return [StepUnderTest(step, source)]
+    return [StepUnderTest(step, step.path) for step in load_steps()]
+
+
+def pytest_generate_tests(metafunc):
+    if "step" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("needs")
+    if marker is None:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid} uses `step` without @needs(...)")
+    chosen = [s for s in steps_under_test(metafunc.config) if s.has(marker.args[0])]
+    # One xdist group per step: a worker serves a step once and runs all its tests.
+    params = [
+        pytest.param(s, id=s.step.label, marks=pytest.mark.xdist_group(s.step.label))
+        for s in chosen
+    ]
+    metafunc.parametrize("step", params)
+
+
+# --- Redis --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A redis-server this test session starts on a free port (tests that restart it use this)."""
+    try:
+        server = RedisServer(workdir=tmp_path_factory.mktemp("redis")).start()
+    except RedisUnavailable as error:
+        unavailable(str(error))
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(request):
+    """REDIS_URL if given, else the URL of this session's own redis-server."""
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    return request.getfixturevalue("redis_server").url
+
+
+# --- Daphne serving a step -------------------------------------------------------------
+
+
+class ServerPool:
+    """Copies of steps, migrated once, each served by Daphne once per test session."""
+
+    def __init__(self, scratch: pathlib.Path):
+        self.scratch = scratch
+        self.copies: dict[StepUnderTest, pathlib.Path] = {}
+        self.servers: dict[StepUnderTest, StepServer] = {}
+        self.extra: list[StepServer] = []
+        rcfile = os.environ.get("WORKSHOP_COVERAGE") == "1"
+        self.coverage_rcfile = RCFILE if rcfile else None
+
+    def copy_of(self, under_test: StepUnderTest, env) -> pathlib.Path:
+        if under_test not in self.copies:
+            parent = self.scratch / f"{under_test.step.label}-{len(self.copies)}"
+            parent.mkdir()
+            copy = copy_project(under_test.source, parent)
+            run_manage(copy, "migrate", "--verbosity", "0", env=env)
+            self.copies[under_test] = copy
+        return self.copies[under_test]
+
+    def shared(self, under_test: StepUnderTest, redis_url: str | None) -> StepServer:
+        """The session's server for a step, (re)started when needed."""
+        server = self.servers.get(under_test)
+        if server is None or not server.running:
+            server = self.start(under_test, redis_url)
+            self.servers[under_test] = server
+        return server
+
+    def start(self, under_test: StepUnderTest, redis_url: str | None) -> StepServer:
+        env = project_env(redis_url)
+        copy = self.copy_of(under_test, env)
+        return StepServer(copy, env, coverage_rcfile=self.coverage_rcfile).start()
+
+    def close(self) -> None:
+        for server in [*self.servers.values(), *self.extra]:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def server_pool(tmp_path_factory):
+    pool = ServerPool(tmp_path_factory.mktemp("steps"))
+    yield pool
+    pool.close()
+
+
+def _redis_for(step: StepUnderTest, request) -> str | None:
+    return request.getfixturevalue("redis_url") if step.has("groups") else None
+
+
+@pytest.fixture
+def server(step, server_pool, request) -> StepServer:
+    """The step under test, served by Daphne (shared by the tests of that step)."""
+    return server_pool.shared(step, _redis_for(step, request))
+
+
+@pytest.fixture
+def start_server(step, server_pool, request):
+    """Start extra Daphne processes of the step under test; they stop after the test."""
+    started = []
+
+    def start(redis_url: str | None = None) -> StepServer:
+        server = server_pool.start(step, redis_url or _redis_for(step, request))
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+# --- A real browser -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    try:
+        driver = start_chromium()
+    except BrowserUnavailable as error:
+        unavailable(str(error))
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def browser(chromium):
+    """Headless Chromium, left with one blank window after each test."""
+    yield chromium
+    handles = chromium.window_handles
+    for handle in handles[1:]:
+        chromium.switch_to.window(handle)
+        chromium.close()
+    chromium.switch_to.window(handles[0])
+    chromium.get("about:blank")

@@ -1,0 +1,52 @@
+"""The workshop's two pages, as a browser user sees them (Selenium helpers)."""
+
+from __future__ import annotations
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.wait import WebDriverWait
+
+from workshop.step_server import StepServer
+
+WAIT_SECONDS = 10
+
+
+def wait_for(browser, condition, message: str):
+    return WebDriverWait(browser, WAIT_SECONDS).until(lambda _: condition(), message)
+
+
+def text_of(browser, element_id: str) -> str:
+    return browser.find_element(By.ID, element_id).text
+
+
+def enter_room_from_index(browser, server: StepServer, room: str) -> None:
+    """Type a room name on the index page and press Enter, as a student does."""
+    browser.get(server.url + "/chat/")
+    browser.find_element(By.ID, "room-name-input").send_keys(room + Keys.ENTER)
+
+
+def open_room(browser, server: StepServer, room: str) -> None:
+    """Open a room page and wait until its socket is connected."""
+    browser.get(f"{server.url}/chat/{room}/")
+    wait_for(
+        browser,
+        lambda: text_of(browser, "connection-status").startswith("Connected"),
+        f"the room page for {room!r} never said Connected",
+    )
+
+
+def open_room_in_new_window(browser, server: StepServer, room: str) -> None:
+    browser.switch_to.new_window("tab")
+    open_room(browser, server, room)
+
+
+def post_message(browser, text: str) -> None:
+    browser.find_element(By.ID, "chat-message-input").send_keys(text + Keys.ENTER)
+
+
+def chat_log(browser) -> str:
+    return browser.find_element(By.ID, "chat-log").get_property("value")
+
+
+def wait_until_log_contains(browser, text: str) -> None:
+    wait_for(browser, lambda: text in chat_log(browser), f"{text!r} never reached the chat log")
