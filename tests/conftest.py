@@ -74,7 +74,7 @@ def pytest_generate_tests(metafunc):
         return
     marker = metafunc.definition.get_closest_marker("needs")
     if marker is None:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid} uses `step` without @needs(...)")
+        return  # the test parametrises `step` itself
     chosen = [s for s in steps_under_test(metafunc.config) if s.has(marker.args[0])]
     # One xdist group per step: a worker serves a step once and runs all its tests.
     params = [
@@ -137,10 +137,14 @@ class ServerPool:
             self.servers[under_test] = server
         return server
 
-    def start(self, under_test: StepUnderTest, redis_url: str | None) -> StepServer:
+    def start(
+        self, under_test: StepUnderTest, redis_url: str | None, measure: bool = True
+    ) -> StepServer:
+        """A new Daphne process for the step; measure=False skips coverage (load tests)."""
         env = project_env(redis_url)
         copy = self.copy_of(under_test, env)
-        return StepServer(copy, env, coverage_rcfile=self.coverage_rcfile).start()
+        rcfile = self.coverage_rcfile if measure else None
+        return StepServer(copy, env, coverage_rcfile=rcfile).start()
 
     def close(self) -> None:
         for server in [*self.servers.values(), *self.extra]:
@@ -169,8 +173,8 @@ def start_server(step, server_pool, request):
     """Start extra Daphne processes of the step under test; they stop after the test."""
     started = []
 
-    def start(redis_url: str | None = None) -> StepServer:
-        server = server_pool.start(step, redis_url or _redis_for(step, request))
+    def start(redis_url: str | None = None, measure: bool = True) -> StepServer:
+        server = server_pool.start(step, redis_url or _redis_for(step, request), measure)
         started.append(server)
         return server
 
