@@ -7,8 +7,6 @@ mapping comes from the manifest), and a report printed for the lesson's code.
 
 from __future__ import annotations
 
-import pathlib
-
 from .manifest import REPO_ROOT, load_steps
 
 DATA_FILE = REPO_ROOT / ".coverage"
