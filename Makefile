@@ -1,0 +1,18 @@
+# Thin wrapper: each target is one of the README's commands (python -m workshop ...).
+# Windows has no make: type the command after the colon instead.
+PYTHON ?= python3
+STEP ?=
+
+.PHONY: run test diff docs
+
+run:  ## serve a step (default: the last) at http://127.0.0.1:8000/chat/
+	$(PYTHON) -m workshop run $(STEP)
+
+test:  ## set everything up and run the whole test suite
+	$(PYTHON) -m workshop test
+
+diff:  ## what changed between two steps: make diff FROM=2 TO=3
+	$(PYTHON) -m workshop diff $(FROM) $(TO)
+
+docs:  ## regenerate the READMEs' generated sections
+	$(PYTHON) -m workshop docs
