@@ -29,7 +29,7 @@ class RedisUnavailable(RuntimeError):
 
 def find_redis_server() -> str | None:
     """Path of the redis-server program (REDIS_SERVER overrides), or None."""
-    return os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
+    return shutil.which(os.environ.get("REDIS_SERVER") or "redis-server")
 
 
 def ping(url: str, timeout: float = 1.0) -> bool:

@@ -1,0 +1,99 @@
+"""`python -m workshop run`: the README's run command, with and without Redis."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import types
+import urllib.request
+
+import pytest
+
+from tests.chat_client import join, next_frame, say
+from workshop.manifest import REPO_ROOT, load_steps
+from workshop.ports import free_port
+from workshop.processes import wait_until
+
+LAST_STEP = load_steps()[-1]
+
+
+def answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def run_command(tmp_path):
+    """Start `python -m workshop run ARGS` on a free port; returns (server, log reader)."""
+    started = []
+
+    def start(*args: str, **env_overrides: str):
+        port = free_port()
+        env = dict(os.environ, WORKSHOP_NO_VENV="1", PYTHONUNBUFFERED="1", **env_overrides)
+        log_path = tmp_path / f"run-{port}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "workshop", "run", *args, "--port", str(port)],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # runserver's autoreloader forks: stop the whole group
+            )
+        started.append(process)
+        url = f"http://127.0.0.1:{port}"
+        server = types.SimpleNamespace(url=url, ws_url=lambda path: f"ws://127.0.0.1:{port}{path}")
+        if not wait_until(lambda: answers(url + "/chat/"), 60, interval=0.3, process=process):
+            pytest.fail(f"`workshop run` never served {url}:\n{log_path.read_text()}")
+        return server, log_path.read_text
+
+    yield start
+    for process in started:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def room_members_talk(server) -> dict:
+    async def scenario():
+        async with join(server, "lobby") as alice, join(server, "lobby") as bob:
+            await say(alice, "hello through workshop run")
+            return await next_frame(bob)
+
+    return asyncio.run(scenario())
+
+
+def closed_redis_url() -> str:
+    return f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+
+
+def test_without_any_redis_it_serves_on_the_in_memory_layer_and_says_so(run_command):
+    server, log = run_command(REDIS_URL=closed_redis_url(), REDIS_SERVER="/nonexistent")
+    assert room_members_talk(server) == {"message": "hello through workshop run"}
+    assert "NO REDIS" in log() and "in-memory" in log()
+
+
+@pytest.mark.redis
+def test_without_a_reachable_redis_it_starts_its_own(run_command, redis_server):
+    server, log = run_command(REDIS_URL=closed_redis_url())
+    assert room_members_talk(server) == {"message": "hello through workshop run"}
+    assert "Started a private redis-server" in log()
+
+
+@pytest.mark.redis
+def test_it_uses_the_redis_at_redis_url(run_command, redis_url):
+    server, log = run_command(REDIS_URL=redis_url)
+    assert room_members_talk(server) == {"message": "hello through workshop run"}
+    assert f"Using the Redis at {redis_url}" in log()
+
+
+def test_it_serves_any_step_and_leaves_the_step_folder_clean(run_command):
+    server, log = run_command("1")
+    with urllib.request.urlopen(server.url + "/chat/", timeout=10) as response:
+        assert b"room-name-input" in response.read()
+    assert "Step 1:" in log()
+    assert not (load_steps()[0].path / "db.sqlite3").exists()
+    assert not (LAST_STEP.path / "db.sqlite3").exists()
