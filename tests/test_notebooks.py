@@ -125,8 +125,12 @@ def something_listens(port: int) -> bool:
 
 
 @pytest.fixture
-def redis_url():
-    """A Redis for one notebook run: REDIS_URL if given, else a private redis-server."""
+def fresh_redis_url():
+    """A Redis for one notebook run: REDIS_URL if given, else a redis-server of its own.
+
+    Not the session's shared Redis (conftest's redis_url): notebook 2 reads group keys
+    and notebook 3 watches a room, so parallel runs keep out of each other's way.
+    """
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
         return
@@ -220,13 +224,13 @@ def test_kernel_is_this_python():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_runs_top_to_bottom(path, redis_url, record_property):
+def test_notebook_runs_top_to_bottom(path, fresh_redis_url, record_property):
     notebook = read(path)
-    seconds = execute(notebook, REDIS_URL=redis_url)
+    seconds = execute(notebook, REDIS_URL=fresh_redis_url)
     record_property("seconds", round(seconds, 1))
     print(f"{path.name} ran in {seconds:.1f} s")
     text = output_text(notebook)
-    assert f"Using the Redis that REDIS_URL names: {redis_url}" in text
+    assert f"Using the Redis that REDIS_URL names: {fresh_redis_url}" in text
     assert first_error(notebook) is None
     for port in server_ports(text):  # notebook 3 stops the server it started
         assert not something_listens(port), f"{path.name} left a server running on port {port}"
@@ -275,10 +279,10 @@ BROKEN_CASES = [
 
 
 @pytest.mark.parametrize(("path", "breakage"), BROKEN_CASES)
-def test_broken_layer_configuration_fails_the_notebook(path, breakage, redis_url, tmp_path):
+def test_broken_layer_configuration_fails_the_notebook(path, breakage, fresh_redis_url, tmp_path):
     """Break the layer configuration of the step a notebook uses: its run must fail."""
     _, rewrite, redis = BREAKAGES[breakage]
-    env = {"REDIS_URL": redis_url}
+    env = {"REDIS_URL": fresh_redis_url}
     if redis == "closed-port":
         env["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     if rewrite is not None:
@@ -300,13 +304,13 @@ def test_broken_layer_configuration_fails_the_notebook(path, breakage, redis_url
     print(f"{path.name} [{breakage}] failed in cell {index}: {error.ename}: {error.evalue}")
 
 
-def test_a_failing_cell_still_stops_the_server(redis_url):
+def test_a_failing_cell_still_stops_the_server(fresh_redis_url):
     """Notebook 3's promise: the server stops when the kernel does, even after a failure."""
     notebook = read(NOTEBOOK_DIR / "03_talk_to_a_live_chat.ipynb")
     start = index_of_cell(notebook, "server.start()")
     notebook.cells.insert(start + 1, nbformat.v4.new_code_cell("raise RuntimeError('boom')"))
     with pytest.raises(CellExecutionError, match="boom"):
-        execute(notebook, REDIS_URL=redis_url)
+        execute(notebook, REDIS_URL=fresh_redis_url)
     ports = server_ports(output_text(notebook))
     assert len(ports) == 1, "the server did not start, so this test proves nothing"
     assert not something_listens(ports.pop())
