@@ -32,7 +32,7 @@ from workshop.step_server import copy_project
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_TIMEOUT = 60  # seconds per cell
-BROKEN_CELL_TIMEOUT = 20  # a broken set-up must fail fast, not hang
+BROKEN_CELL_TIMEOUT = 45  # a hang fails too; enough for notebook 3 to start Daphne on a busy CI box
 
 pytestmark = pytest.mark.redis
 
