@@ -81,23 +81,30 @@ class RedisServer:
             self._workdir = pathlib.Path(self._tempdir.name)
         self.log_path = self._workdir / f"redis-{self.port}.log"
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    executable,
-                    "--port", str(self.port),
-                    "--bind", "127.0.0.1",
-                    "--save", "",
-                    "--appendonly", "no",
-                    "--dir", str(self._workdir),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            try:
+                self.process = self._spawn(executable, log)
+            except OSError as error:
+                message = f"{executable} could not start: {error}. {INSTALL_HINT}"
+                raise RedisUnavailable(message) from error
         if not wait_until(lambda: ping(self.url, 0.5), timeout, process=self.process):
             log_text = self.log_path.read_text(errors="replace")[-2000:]
             self.stop()
             raise RedisUnavailable(f"redis-server did not answer on {self.url}:\n{log_text}")
         return self
+
+    def _spawn(self, executable: str, log) -> subprocess.Popen:
+        return subprocess.Popen(
+            [
+                executable,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(self._workdir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
 
     def stop(self) -> None:
         if self.process is not None:
