@@ -404,6 +404,11 @@ def test_deck_presents_offline_from_disk(presented):
                 .reduce((sum, a) => sum + parseInt(a['data-timing'] || '0', 10), 0),
             themeFont: document.fonts.check('1em "Source Sans Pro"'),
             highlighted: document.querySelectorAll('.step-code .highlight pre span').length,
+            tooTall: slides.filter(s => {
+                const i = Reveal.getIndices(s);
+                Reveal.slide(i.h, i.v);  // only the current slide is laid out
+                return s.scrollHeight > Reveal.getConfig().height;
+            }).map(s => s.querySelector('h1,h2,h3').textContent),
         };
         """
     )
@@ -416,6 +421,7 @@ def test_deck_presents_offline_from_disk(presented):
     assert not requested_online(presented), "the deck requested URLs from the network"
     assert state["themeFont"], "reveal.js's own font did not load from disk"
     assert state["highlighted"] > 100, "the code is not highlighted"
+    assert not state["tooTall"], f"slides taller than the screen: {state['tooTall']}"
 
 
 @pytest.mark.browser
