@@ -3,12 +3,13 @@
 What it does, in build order:
 
 1. When the build starts, it reads steps.toml (with workshop.manifest.load_steps) and
-   writes slides/_generated/: agenda.md (the timing table) and one file per step: a
-   heading and time budget from the manifest, then the hand-written slides of
-   slides/steps/<folder>.md with their {{ placeholders }} filled in, where
-   {{ what_changed }} becomes generated slides: the files the step changed (from the
-   manifest) and the diff of each from the previous step. A step with no slides file, or
-   a slides file for no step, is a warning, so an error under -W: adding or renaming a
+   writes slides/_generated/: agenda.md (the timing table), versions.md (the pins from
+   pyproject.toml) and one file per step: a heading and time budget from the manifest,
+   then the hand-written slides of slides/steps/<folder>.md with their {{ placeholders }}
+   filled in, where {{ what_changed }} becomes generated slides: the files the step
+   changed (from the manifest) and, under it, the diff of each from the previous step
+   (step 1 has no previous step: it lists its files). A step with no slides file, or a
+   slides file for no step, is a warning, so an error under -W: adding or renaming a
    step cannot leave the deck stale.
 2. literalinclude is Sphinx's, plus: a caption naming the file, diff headers with
    repository-relative paths instead of absolute ones, and data- attributes naming the
