@@ -7,6 +7,8 @@ mapping comes from the manifest), and a report printed for the lesson's code.
 
 from __future__ import annotations
 
+import pathlib
+
 from .manifest import REPO_ROOT, load_steps
 
 DATA_FILE = REPO_ROOT / ".coverage"
@@ -24,14 +26,26 @@ MEASURED = (
 )
 
 
+# Lines no test can execute, each with the reason. Keyed by step file, then by the
+# line's text (not its number, which moves when the file is edited).
+OMITTED = {
+    "step01_project_setup/chat/rooms.py": {
+        "return re.fullmatch(ROOM_NAME_PATTERN, name) is not None": (
+            "is_valid_room_name() arrives with the rule in step 01 but is first called by "
+            "the room view of step 02; step 01 only shows the pattern on the index page"
+        ),
+    },
+}
+
+
 def erase() -> None:
     import coverage
 
     coverage.Coverage(data_file=str(DATA_FILE), config_file=str(RCFILE)).erase()
 
 
-def combine_and_report() -> float:
-    """Combine the parallel data files and print the report; returns the total percentage."""
+def combine_and_report() -> list[str]:
+    """Combine the data files, print the report, and return the missed lines not in OMITTED."""
     import coverage
 
     steps = load_steps()
@@ -41,6 +55,36 @@ def combine_and_report() -> float:
     }
     cov.combine(keep=False)
     cov.save()
-    include = [str(REPO_ROOT / step.folder / name) for step in steps for name in MEASURED]
+    include = [
+        str(path)
+        for step in steps
+        for path in (REPO_ROOT / step.folder / name for name in MEASURED)
+        if path.is_file()
+    ]
     print("\nCoverage of the step code, across all Daphne processes the tests started:")
-    return cov.report(include=include, show_missing=True, skip_covered=False)
+    cov.report(include=include, show_missing=True, skip_covered=False)
+    return unexplained_misses(cov, include)
+
+
+def unexplained_misses(cov, files: list[str]) -> list[str]:
+    """Print the listed omissions; return every other missed line as 'file:line: text'."""
+    unexplained = []
+    print("\nLines left out on purpose:")
+    for path in files:
+        try:
+            _, _, _, missing, _ = cov.analysis2(path)
+        except Exception:  # a file no process imported: every line counts as missed
+            missing = None
+        relative = pathlib.Path(path).relative_to(REPO_ROOT).as_posix()
+        lines = pathlib.Path(path).read_text(encoding="utf-8").splitlines()
+        reasons = OMITTED.get(relative, {})
+        if missing is None:
+            unexplained.append(f"{relative}: never imported by any measured process")
+            continue
+        for number in missing:
+            text = lines[number - 1].strip()
+            if text in reasons:
+                print(f"  {relative}:{number}: {reasons[text]}")
+            else:
+                unexplained.append(f"{relative}:{number}: {text}")
+    return unexplained
