@@ -1,0 +1,194 @@
+"""What the benchmark measures: variants (step, channel layer, server, processes), started here.
+
+A variant's step is served from a scratch copy of its folder, with the benchmark's settings
+module in front of the step's own (overrides/bench_settings.py swaps the channel layer) and,
+for the slow-handler demonstration, an ASGI module that subclasses the step's consumer
+(overrides/bench_slow_asgi.py). The step folders are never edited.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+import pathlib
+import sys
+
+from ..manifest import get_step
+from ..step_server import StepServer, StepServerError, project_env
+
+OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent / "overrides"
+FLOOR_SCRIPT = pathlib.Path(__file__).resolve().parent / "floor.py"
+
+LAYER_NAMES = {
+    "step": "RedisChannelLayer",  # the step's own settings
+    "memory": "InMemoryChannelLayer",
+    "pubsub": "RedisPubSubChannelLayer",
+    "none": "-",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One way of serving the chat, e.g. step 04 on the pub/sub layer under two uvicorns."""
+
+    name: str
+    step: int | None  # manifest step number; None for the floor
+    layer: str = "step"  # step (its own Redis layer), memory, pubsub; "none" for the floor
+    server: str = "daphne"  # daphne, uvicorn, floor
+    processes: int = 1
+    slow_mode: str | None = None  # the slow-handler demonstration: "sleep" or "await"
+
+    @property
+    def consumer(self) -> str:
+        if self.step is None:
+            return "-"
+        return "async" if get_step(self.step).has("async") else "sync"
+
+    @property
+    def layer_name(self) -> str:
+        return LAYER_NAMES[self.layer]
+
+    @property
+    def app(self) -> str:
+        return "bench_slow_asgi:application" if self.slow_mode else "chatsite.asgi:application"
+
+    @property
+    def description(self) -> str:
+        if self.step is None:
+            return "floor: plain asyncio + websockets broadcast, no Django"
+        where = f"{self.processes} x {self.server}"
+        text = f"step {self.step:02d} {self.consumer} consumer, {self.layer_name}, {where}"
+        if self.slow_mode:
+            text += f", slow room: {self.slow_mode}"
+        return text
+
+
+# The comparison the issue asks for, at every N.
+SWEEP = (
+    Variant("step03", 3),
+    Variant("step04", 4),
+    Variant("step04-memory", 4, layer="memory"),
+    Variant("step04-pubsub", 4, layer="pubsub"),
+    Variant("floor", None, layer="none", server="floor"),
+)
+# Servers and process counts, at the target N only.
+CONFIGS = (
+    Variant("step04-uvicorn", 4, server="uvicorn"),
+    Variant("step04-x2", 4, processes=2),
+    Variant("step04-pubsub-x2", 4, layer="pubsub", processes=2),
+    Variant("step04-pubsub-uvicorn", 4, layer="pubsub", server="uvicorn"),
+    Variant("step04-pubsub-uvicorn-x2", 4, layer="pubsub", server="uvicorn", processes=2),
+)
+# One room whose handler takes 100 ms, and what it does to the other rooms.
+SLOW = (
+    Variant("slow-step03-sleep", 3, slow_mode="sleep"),
+    Variant("slow-step04-await", 4, slow_mode="await"),
+    Variant("slow-step04-sleep", 4, slow_mode="sleep"),
+)
+
+
+class BenchServer(StepServer):
+    """One server process: Daphne or uvicorn serving a step copy, or the floor script."""
+
+    def __init__(self, project_dir: pathlib.Path, env: dict[str, str], variant: Variant):
+        super().__init__(project_dir, env)
+        self.variant = variant
+        self.log_path = self.project_dir.parent / f"{variant.server}-{variant.name}-{self.port}.log"
+
+    def command(self) -> list[str]:
+        port, app = str(self.port), self.variant.app
+        if self.variant.server == "floor":
+            return [sys.executable, str(FLOOR_SCRIPT), "--port", port]
+        if self.variant.server == "uvicorn":
+            return [
+                sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", port,
+                "--no-access-log", "--log-level", "warning", "--lifespan", "off",
+            ]  # fmt: skip
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", port, app]
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (None if it cannot be read)."""
+    try:
+        import psutil
+    except ImportError:
+        return _proc_cpu_seconds(pid)
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return times.user + times.system
+
+
+def _proc_cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ServerSet:
+    """The processes serving one variant, all sharing one Redis."""
+
+    def __init__(
+        self,
+        variant: Variant,
+        project_dir: pathlib.Path | None,
+        redis_url: str,
+        scratch: pathlib.Path,
+        slow_room: str = "slow",
+    ):
+        self.variant = variant
+        self.servers: list[BenchServer] = []
+        if project_dir is None:  # the floor has no project: give it a folder for its log
+            project_dir = scratch / "floor" / "floor"
+            project_dir.mkdir(parents=True, exist_ok=True)
+        self.project_dir = project_dir
+        self.env = project_env(
+            redis_url,
+            DJANGO_SETTINGS_MODULE="bench_settings",
+            PYTHONPATH=os.pathsep.join(
+                filter(None, [str(OVERRIDES_DIR), os.environ.get("PYTHONPATH")])
+            ),
+            BENCH_LAYER=variant.layer if variant.layer != "none" else "step",
+            BENCH_SLOW_MODE=variant.slow_mode or "",
+            BENCH_SLOW_ROOM=slow_room,
+        )
+
+    @property
+    def urls(self) -> list[str]:
+        return [server.url for server in self.servers]
+
+    def start(self, timeout: float = 60.0) -> ServerSet:
+        """Start every process at once; raise StepServerError if one does not serve."""
+        self.servers = [
+            BenchServer(self.project_dir, self.env, self.variant)
+            for _ in range(self.variant.processes)
+        ]
+        with concurrent.futures.ThreadPoolExecutor(len(self.servers)) as pool:
+            futures = [pool.submit(server.start, timeout) for server in self.servers]
+            errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            self.stop()
+            raise errors[0]
+        return self
+
+    def cpu_seconds(self) -> float | None:
+        values = [cpu_seconds(server.process.pid) for server in self.servers if server.process]
+        return None if not values or None in values else sum(values)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.servers) and all(server.running for server in self.servers)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+    def log_tail(self, characters: int = 1500) -> str:
+        return "\n".join(server.log_text()[-characters:] for server in self.servers).strip()
+
+
+__all__ = ["SWEEP", "CONFIGS", "SLOW", "Variant", "ServerSet", "StepServerError", "cpu_seconds"]
