@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+import sys
 
 import pytest
 
@@ -116,6 +117,7 @@ class ServerPool:
         self.scratch = scratch
         self.copies: dict[StepUnderTest, pathlib.Path] = {}
         self.servers: dict[StepUnderTest, StepServer] = {}
+        self.runservers: dict[StepUnderTest, StepServer] = {}
         self.extra: list[StepServer] = []
         rcfile = os.environ.get("WORKSHOP_COVERAGE") == "1"
         self.coverage_rcfile = RCFILE if rcfile else None
@@ -146,14 +148,44 @@ class ServerPool:
         rcfile = self.coverage_rcfile if measure else None
         return StepServer(copy, env, coverage_rcfile=rcfile).start()
 
+    def runserver(self, under_test: StepUnderTest, redis_url: str | None) -> StepServer:
+        """The step started with `python manage.py runserver`, as a student starts it."""
+        server = self.runservers.get(under_test)
+        if server is None or not server.running:
+            env = project_env(redis_url)
+            server = Runserver(self.copy_of(under_test, env), env).start()
+            self.runservers[under_test] = server
+        return server
+
     def close(self) -> None:
-        for server in [*self.servers.values(), *self.extra]:
+        for server in [*self.servers.values(), *self.runservers.values(), *self.extra]:
             server.stop()
 
 
+class Runserver(StepServer):
+    """`python manage.py runserver` (without the autoreloader) instead of Daphne itself.
+
+    With "daphne" first in INSTALLED_APPS this is Daphne's runserver (ASGI); without
+    it, Django's own WSGI server, which answers every WebSocket with 404.
+    """
+
+    def __init__(self, project_dir: pathlib.Path, env: dict[str, str]):
+        super().__init__(project_dir, env)
+        self.log_path = (
+            self.project_dir.parent / f"runserver-{self.project_dir.name}-{self.port}.log"
+        )
+
+    def command(self) -> list[str]:
+        return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
+
+
+SERVER_POOL = pytest.StashKey[ServerPool]()
+
+
 @pytest.fixture(scope="session")
-def server_pool(tmp_path_factory):
+def server_pool(tmp_path_factory, pytestconfig):
     pool = ServerPool(tmp_path_factory.mktemp("steps"))
+    pytestconfig.stash[SERVER_POOL] = pool  # for the server-log hook below
     yield pool
     pool.close()
 
@@ -181,6 +213,52 @@ def start_server(step, server_pool, request):
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def runserver(step, server_pool, request) -> StepServer:
+    """The step under test, started with `python manage.py runserver` (shared per step)."""
+    return server_pool.runserver(step, _redis_for(step, request))
+
+
+# --- The servers' own output in a failing test's report ---------------------------------
+#
+# A failing acceptance test gets a section with what the step's servers logged while it
+# ran: the traceback a student needs is there (`python -m workshop check` reads it).
+
+SERVER_LOG_LINES = 120
+_LOG_SIZES = pytest.StashKey[dict]()
+
+
+def _server_logs(item) -> list[pathlib.Path]:
+    pool = item.config.stash.get(SERVER_POOL, None)
+    callspec = getattr(item, "callspec", None)
+    under_test = callspec.params.get("step") if callspec else None
+    if pool is None or under_test not in pool.copies:
+        return []
+    return sorted(pool.copies[under_test].parent.glob("*.log"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    item.stash[_LOG_SIZES] = {path: path.stat().st_size for path in _server_logs(item)}
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed or call.when == "teardown":
+        return
+    sizes = item.stash.get(_LOG_SIZES, {})
+    for path in _server_logs(item):
+        with open(path, "rb") as log:
+            log.seek(sizes.get(path, 0))
+            lines = log.read().decode(errors="replace").splitlines()
+        if lines:
+            tail = "\n".join(lines[-SERVER_LOG_LINES:])
+            report.sections.append((f"server log {path.name}", tail))
 
 
 # --- A real browser -------------------------------------------------------------------
