@@ -1,8 +1,9 @@
-"""The command line: python -m workshop {run,test,diff,docs}."""
+"""The command line: python -m workshop {run,test,diff,docs,doctor,check}."""
 
 from __future__ import annotations
 
 import argparse
+import pathlib
 import sys
 
 from .manifest import ManifestError, get_step, load_steps
@@ -40,6 +41,33 @@ def _cmd_docs(args) -> int:
     return 0
 
 
+def _step_for(step_arg: str | None, project: str | None):
+    """The step named, else the one whose folder name the project has, else the last."""
+    if step_arg:
+        return get_step(step_arg)
+    if project:
+        try:
+            return get_step(pathlib.Path(project).resolve().name)
+        except ManifestError:
+            pass
+    return load_steps()[-1]
+
+
+def _cmd_doctor(args) -> int:
+    from .doctor import run_doctor
+
+    step = _step_for(args.step, args.project)
+    return run_doctor(
+        step, args.project, port=args.port, redis_url=args.redis_url, for_tests=args.tests
+    )
+
+
+def _cmd_check(args) -> int:
+    from .check import run_check
+
+    return run_check(get_step(args.step), args.path, full=args.full)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m workshop",
@@ -66,6 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     docs = commands.add_parser("docs", help="regenerate the READMEs' generated sections")
     docs.add_argument("--check", action="store_true", help="only report stale READMEs")
     docs.set_defaults(handler=_cmd_docs)
+
+    doctor = commands.add_parser(
+        "doctor", help="is this machine ready for a step? one line per check, each with its fix"
+    )
+    doctor.add_argument("step", nargs="?", help="step number or folder (default: the last step)")
+    doctor.add_argument("--project", metavar="PATH", help="check your own project folder")
+    doctor.add_argument("--port", type=int, default=8000, help="the port to serve on (8000)")
+    doctor.add_argument("--redis-url", help="the Redis to try (default: $REDIS_URL or local)")
+    doctor.add_argument(
+        "--tests", action="store_true", help="also require what the tests need (a browser)"
+    )
+    doctor.set_defaults(handler=_cmd_doctor)
+
+    check = commands.add_parser(
+        "check", help="run a step's acceptance tests on your own folder, with hints"
+    )
+    check.add_argument("step", help="the step your folder should match (e.g. 3)")
+    check.add_argument("path", nargs="?", help="your project folder (default: the reference)")
+    check.add_argument(
+        "--full", action="store_true", help="also the slow tests (15 s idle socket, load test)"
+    )
+    check.set_defaults(handler=_cmd_check)
     return parser
 
 

@@ -1,0 +1,443 @@
+"""`python -m workshop doctor [STEP]`: is this laptop ready for a step? One line a check.
+
+Each line is ok, FAIL or warn, and every FAIL or warn says the exact fix. The exit
+code is non-zero when something the chosen step needs is missing: Redis only
+matters from the step that brings the channel layer, the browser only for tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import tomllib
+import urllib.parse
+from importlib import metadata
+
+from .browser import INSTALL_HINT as BROWSER_HINT
+from .browser import chromium_paths
+from .manifest import REPO_ROOT, Step, load_steps
+from .ports import port_is_free
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+MINIMUM_PYTHON = (3, 11)
+MINIMUM_REDIS = (5, 0)
+PROBE_SCRIPT = pathlib.Path(__file__).resolve().parent / "project_probe.py"
+
+START_REDIS = (
+    "start Redis (Debian/Ubuntu: `sudo systemctl start redis-server`; macOS: "
+    "`brew services start redis`; WSL: `sudo service redis-server start`; Docker: "
+    "`docker run --rm -p 6379:6379 redis:7`), or set REDIS_URL to a Redis that runs"
+)
+
+
+@dataclasses.dataclass
+class Result:
+    """One line of the report."""
+
+    status: str  # "ok", "FAIL" or "warn"
+    what: str
+    fix: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "FAIL"
+
+
+def _needed(ok: bool, needed: bool) -> str:
+    return "ok" if ok else ("FAIL" if needed else "warn")
+
+
+# --- Python and packages -----------------------------------------------------------------
+
+
+def check_python() -> Result:
+    version = ".".join(map(str, sys.version_info[:3]))
+    if sys.version_info >= MINIMUM_PYTHON:
+        return Result("ok", f"Python {version} ({sys.executable})")
+    return Result(
+        "FAIL",
+        f"Python {version} is too old: the workshop needs 3.11 or newer",
+        "install Python 3.11+ from python.org (or your package manager) and use it",
+    )
+
+
+PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.-]*)\s*==\s*([^\s;#]+)")
+
+
+def read_pins(lines) -> dict[str, str]:
+    """{name: version} of every `name==version` line (requirements.txt or pyproject entries)."""
+    pins = {}
+    for line in lines:
+        match = PIN.match(line)
+        if match:
+            pins[match.group(1)] = match.group(2)
+    return pins
+
+
+def pyproject_pins() -> dict[str, str]:
+    with open(REPO_ROOT / "pyproject.toml", "rb") as file:
+        project = tomllib.load(file)["project"]
+    entries = list(project.get("dependencies", []))
+    for group in project.get("optional-dependencies", {}).values():
+        entries += group
+    return read_pins(entries)
+
+
+def pin_mismatches(pins: dict[str, str]) -> list[str]:
+    """'name: 1.0 installed, 2.0 pinned' (or 'not installed') for each pin not met."""
+    problems = []
+    for name, wanted in pins.items():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            problems.append(f"{name} not installed ({wanted} pinned)")
+            continue
+        if installed != wanted:
+            note = ""
+            if name.lower() == "redis" and installed.split(".")[0].isdigit():
+                if int(installed.split(".")[0]) >= 8:
+                    note = " (redis-py 8 closes idle sockets after 5 s: PITFALLS 0)"
+            problems.append(f"{name} {installed} installed, {wanted} pinned{note}")
+    return problems
+
+
+def check_step_packages(project: pathlib.Path) -> Result:
+    requirements = project / "requirements.txt"
+    if not requirements.is_file():
+        return Result("warn", f"no requirements.txt in {project}", "copy it from the step folder")
+    pins = read_pins(requirements.read_text().splitlines())
+    problems = pin_mismatches(pins)
+    if not problems:
+        return Result("ok", f"packages: the {len(pins)} pins of {project.name}/requirements.txt")
+    return Result(
+        "FAIL",
+        "packages: " + "; ".join(problems),
+        f'{sys.executable} -m pip install -r "{requirements}"',
+    )
+
+
+def check_tool_packages() -> Result:
+    pins = pyproject_pins()
+    problems = pin_mismatches(pins)
+    if not problems:
+        return Result("ok", f"test tools: the {len(pins)} pins of pyproject.toml")
+    return Result(
+        "warn",
+        "test tools: " + "; ".join(problems),
+        f'{sys.executable} -m pip install -e "{REPO_ROOT}[dev]"',
+    )
+
+
+# --- Redis -------------------------------------------------------------------------------
+
+
+def redis_problem(url: str) -> tuple[str, str] | tuple[None, tuple[int, ...]]:
+    """(what is wrong, fix), or (None, version) when a usable Redis answers at url."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        return (
+            f"REDIS_URL {url!r} is not a Redis URL (scheme {parts.scheme or 'missing'!r})",
+            "REDIS_URL must look like redis://HOST:PORT/DB, e.g. "
+            f"`export REDIS_URL={DEFAULT_REDIS_URL}` (PowerShell: "
+            f"`$env:REDIS_URL = '{DEFAULT_REDIS_URL}'`), or unset it to use that default",
+        )
+    if parts.scheme != "unix":
+        host = parts.hostname or "127.0.0.1"
+        try:
+            socket.getaddrinfo(host, parts.port or 6379)
+        except (socket.gaierror, UnicodeError) as error:
+            return (
+                f"Redis at {url}: the host name {host!r} cannot be resolved ({error})",
+                "correct the host in REDIS_URL (for Redis on this machine use "
+                f"{DEFAULT_REDIS_URL}), or unset REDIS_URL",
+            )
+        except ValueError as error:  # a port that is not a number
+            return (f"Redis at {url}: {error}", f"REDIS_URL must look like {DEFAULT_REDIS_URL}")
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    except ValueError as error:
+        return (f"Redis at {url}: {error}", f"REDIS_URL must look like {DEFAULT_REDIS_URL}")
+    try:
+        client.ping()
+        version = tuple(int(n) for n in client.info("server")["redis_version"].split("."))
+    except redis.exceptions.AuthenticationError as error:
+        return (
+            f"Redis at {url} wants a password ({error})",
+            "put it in the URL: redis://:PASSWORD@HOST:6379/0",
+        )
+    except (redis.exceptions.RedisError, OSError) as error:
+        return (f"no Redis answers at {url} ({error})", START_REDIS)
+    finally:
+        client.close()
+    if version < MINIMUM_REDIS:
+        return (
+            f"Redis {'.'.join(map(str, version))} at {url} is too old: channels_redis needs 5 "
+            "or newer (else `ERR unknown command 'BZPOPMIN'`)",
+            "install Redis 5 or newer (Docker: `docker run --rm -p 6379:6379 redis:7`)",
+        )
+    return None, version
+
+
+def check_redis(url: str, needed: bool) -> Result:
+    problem, detail = redis_problem(url)
+    if problem is None:
+        return Result("ok", f"Redis {'.'.join(map(str, detail))} answers at {url}")
+    first = next((s.number for s in load_steps() if s.has("groups")), None)
+    note = "" if needed else f" (needed from step {first} on)"
+    return Result(_needed(False, needed), problem + note, detail)
+
+
+# --- Browser and port ----------------------------------------------------------------------
+
+
+def _major_version(program: str) -> tuple[int | None, str]:
+    try:
+        completed = subprocess.run(
+            [program, "--version"], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return None, str(error)
+    output = completed.stdout.strip() or completed.stderr.strip()
+    match = re.search(r"(\d+)\.\d+\.\d+", output)
+    return (int(match.group(1)) if match else None), output.splitlines()[0] if output else ""
+
+
+def check_browser(needed: bool) -> Result:
+    browser, driver = chromium_paths()
+    if browser is None or driver is None:
+        missing = " and ".join(
+            name for name, path in (("Chromium", browser), ("ChromeDriver", driver)) if not path
+        )
+        return Result(_needed(False, needed), f"{missing} not found (for the tests)", BROWSER_HINT)
+    browser_major, browser_text = _major_version(browser)
+    driver_major, driver_text = _major_version(driver)
+    if browser_major is None or driver_major is None:
+        return Result(
+            _needed(False, needed),
+            f"could not read the versions: {browser} says {browser_text!r}, "
+            f"{driver} says {driver_text!r}",
+            BROWSER_HINT,
+        )
+    if browser_major != driver_major:
+        return Result(
+            _needed(False, needed),
+            f"Chromium {browser_major} but ChromeDriver {driver_major}: their major versions "
+            "must match",
+            "install the ChromeDriver of your browser's version (Debian/Ubuntu: "
+            "`sudo apt-get install chromium chromium-driver` keeps them together), or set "
+            "CHROMIUM_PATH and CHROMEDRIVER_PATH to a matching pair",
+        )
+    return Result("ok", f"Chromium {browser_major} and ChromeDriver {driver_major} ({driver})")
+
+
+def check_port(port: int, step: Step) -> Result:
+    if port_is_free(port):
+        return Result("ok", f"port {port} is free")
+    return Result(
+        "FAIL",
+        f"port {port} is in use (another server still running?)",
+        "stop it (Ctrl-C in its terminal), or use another port: "
+        f"python -m workshop run {step.number} --port {port + 1}",
+    )
+
+
+# --- The project's settings ----------------------------------------------------------------
+
+
+def probe_project(project: pathlib.Path) -> dict:
+    """What project_probe.py finds in the project (settings, ASGI app, WebSocket routes)."""
+    env = dict(os.environ)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    try:
+        completed = subprocess.run(
+            [sys.executable, str(PROBE_SCRIPT), str(project)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+    except subprocess.TimeoutExpired:
+        return {"settings_error": "importing the settings took more than 2 minutes"}
+    lines = completed.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        output = (completed.stdout + completed.stderr).strip().splitlines()
+        return {"settings_error": output[-1] if output else f"exit {completed.returncode}"}
+
+
+def check_project(project: pathlib.Path, step: Step) -> list[Result]:
+    """daphne before staticfiles, ASGI_APPLICATION, CHANNEL_LAYERS, as_asgi() in routing."""
+    found = probe_project(project)
+    settings_file = found.get("settings_module", "chatsite.settings").replace(".", "/") + ".py"
+    if "settings_error" in found:
+        return [
+            Result(
+                "FAIL",
+                f"cannot import {settings_file}: {found['settings_error']}",
+                f'fix that line; `python manage.py check` in "{project}" shows the whole error',
+            )
+        ]
+    results = []
+    apps = found.get("installed_apps", [])
+    static = "django.contrib.staticfiles"
+    if "daphne" not in apps:
+        results.append(
+            Result(
+                "FAIL",
+                'INSTALLED_APPS has no "daphne": `runserver` is Django\'s WSGI server, and '
+                "WebSockets get 404 (`Not Found: /ws/...`)",
+                f'add "daphne" as the first entry of INSTALLED_APPS in {settings_file}',
+            )
+        )
+    elif static in apps and apps.index("daphne") > apps.index(static):
+        results.append(
+            Result(
+                "FAIL",
+                f'"daphne" comes after "{static}" in INSTALLED_APPS: `runserver` stays WSGI, '
+                "and WebSockets get 404",
+                f'move "daphne" to the top of INSTALLED_APPS in {settings_file}',
+            )
+        )
+    else:
+        results.append(Result("ok", f'"daphne" comes before "{static}" in INSTALLED_APPS'))
+
+    asgi = found.get("asgi_application")
+    if not asgi:
+        results.append(
+            Result(
+                "FAIL",
+                f"ASGI_APPLICATION is not set in {settings_file}",
+                f'add ASGI_APPLICATION = "chatsite.asgi.application" to {settings_file}',
+            )
+        )
+    elif "asgi_error" in found:
+        results.append(
+            Result(
+                "FAIL",
+                f"ASGI_APPLICATION = {asgi!r} does not load: {found['asgi_error']}",
+                "fix that line (the error above names the file)",
+            )
+        )
+    else:
+        results.append(Result("ok", f"ASGI_APPLICATION = {asgi!r}"))
+
+    if step.has("groups"):
+        layers = found.get("channel_layers") or {}
+        backend = layers.get("default")
+        if not backend:
+            results.append(
+                Result(
+                    "FAIL",
+                    "no CHANNEL_LAYERS in settings: self.channel_layer is None, and the consumer "
+                    "fails with `'NoneType' object has no attribute 'group_add'`",
+                    f"add the CHANNEL_LAYERS block of step 3 (channels_redis, REDIS_URL) to "
+                    f"{settings_file}",
+                )
+            )
+        elif "InMemory" in backend:
+            results.append(
+                Result(
+                    "warn",
+                    f"CHANNEL_LAYERS uses {backend}: rooms do not reach other server processes",
+                    "use channels_redis.core.RedisChannelLayer as in step 3",
+                )
+            )
+        else:
+            results.append(Result("ok", f"CHANNEL_LAYERS: {backend}"))
+
+    routes = found.get("websocket_routes")
+    if step.has("websocket") and routes is not None and "asgi_error" not in found:
+        bare = [route["callback"] for route in routes if route["is_class"]]
+        if not routes:
+            results.append(
+                Result(
+                    "FAIL",
+                    'asgi.py routes no WebSockets (no "websocket" in ProtocolTypeRouter)',
+                    "route them as step 2's chatsite/asgi.py does",
+                )
+            )
+        elif bare:
+            results.append(
+                Result(
+                    "FAIL",
+                    f"chat/routing.py routes to {bare[0]} itself: Channels 4 then fails with "
+                    f"`TypeError: object {bare[0]} can't be used in 'await' expression`",
+                    f"write consumers.{bare[0]}.as_asgi() in chat/routing.py",
+                )
+            )
+        else:
+            results.append(Result("ok", f"{len(routes)} WebSocket route(s), each with as_asgi()"))
+    return results
+
+
+# --- The report ----------------------------------------------------------------------------
+
+
+def diagnose(
+    step: Step,
+    project: pathlib.Path,
+    port: int = 8000,
+    redis_url: str | None = None,
+    for_tests: bool = False,
+) -> list[Result]:
+    url = redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    browser_needed = for_tests or step.has("student-tests")
+    return [
+        check_python(),
+        check_step_packages(project),
+        check_tool_packages(),
+        check_redis(url, needed=step.has("groups")),
+        check_browser(needed=browser_needed),
+        check_port(port, step),
+        *check_project(project, step),
+    ]
+
+
+def render(results: list[Result], width: int = 100) -> str:
+    lines = []
+    for result in results:
+        lines += textwrap.wrap(
+            result.what, width, initial_indent=f"  {result.status:<4}  ", subsequent_indent=" " * 8
+        )
+        if result.fix and result.status != "ok":
+            lines.append(f"        fix: {result.fix}")  # not wrapped: commands stay whole
+    return "\n".join(lines)
+
+
+def run_doctor(
+    step: Step,
+    project: pathlib.Path | None = None,
+    port: int = 8000,
+    redis_url: str | None = None,
+    for_tests: bool = False,
+) -> int:
+    project = pathlib.Path(project or step.path).resolve()
+    if not (project / "manage.py").is_file():
+        print(f"[workshop] {project} has no manage.py: give the folder of your Django project.")
+        return 2
+    print(f"Workshop doctor: step {step.number} ({step.title})")
+    print(f"Project: {project}\n", flush=True)
+    results = diagnose(step, project, port, redis_url, for_tests)
+    print(render(results))
+    failures = [result for result in results if result.failed]
+    warnings = [result for result in results if result.status == "warn"]
+    print()
+    if failures:
+        print(
+            f"{len(failures)} problem(s) to fix before step {step.number} runs: "
+            "the FAIL lines above, each with its fix."
+        )
+        return 1
+    extra = f" ({len(warnings)} warning(s) above)" if warnings else ""
+    print(f"All set for step {step.number}{extra}.")
+    return 0

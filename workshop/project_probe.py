@@ -1,0 +1,114 @@
+"""Look inside a Django project folder (a script, run in a subprocess, the folder on sys.path).
+
+    python workshop/project_probe.py PROJECT_DIR   ->   one JSON object on stdout
+
+It imports the project's settings the way Django does (so values computed from
+the environment, lists built in code, and so on all come out right), then loads
+the ASGI application and lists its WebSocket routes. Standard library and the
+project's own imports only: it must not import the workshop package, whose
+folder it takes off sys.path so that nothing there shadows the project's modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import pathlib
+import re
+import sys
+import traceback
+
+SETTINGS_PATTERN = re.compile(r"""DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']""")
+
+
+def settings_module(project: pathlib.Path) -> str:
+    """The settings module manage.py names (chatsite.settings if it names none)."""
+    try:
+        match = SETTINGS_PATTERN.search((project / "manage.py").read_text(errors="replace"))
+    except OSError:
+        match = None
+    return match.group(1) if match else "chatsite.settings"
+
+
+def error_text(error: BaseException) -> str:
+    """The exception as Python prints its last line, plus the innermost file and line."""
+    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+    frames = traceback.extract_tb(error.__traceback__)
+    if frames:
+        where = frames[-1]
+        text += f"  (at {where.filename}, line {where.lineno})"
+    return text
+
+
+def websocket_routes(application) -> list[dict] | None:
+    """The routes of the URLRouter behind the "websocket" entry, or None if not found."""
+    from channels.routing import URLRouter
+
+    mapping = getattr(application, "application_mapping", None)
+    if mapping is None:
+        return None
+    current, seen = mapping.get("websocket"), 0
+    if current is None:
+        return []
+    while current is not None and not isinstance(current, URLRouter) and seen < 20:
+        current = getattr(current, "inner", None) or getattr(current, "application", None)
+        seen += 1
+    if not isinstance(current, URLRouter):
+        return None
+    routes = []
+    for route in current.routes:
+        callback = getattr(route, "callback", None)
+        routes.append(
+            {
+                "pattern": str(getattr(route, "pattern", route)),
+                "callback": getattr(callback, "__qualname__", repr(callback)),
+                "is_class": inspect.isclass(callback),
+            }
+        )
+    return routes
+
+
+def probe(project: pathlib.Path) -> dict:
+    module_name = settings_module(project)
+    os.environ["DJANGO_SETTINGS_MODULE"] = module_name
+    result: dict = {"settings_module": module_name}
+    try:
+        settings = importlib.import_module(module_name)
+    except BaseException as error:  # noqa: BLE001  (any failure is the student's to see)
+        result["settings_error"] = error_text(error)
+        return result
+    result["installed_apps"] = [str(app) for app in getattr(settings, "INSTALLED_APPS", [])]
+    result["asgi_application"] = getattr(settings, "ASGI_APPLICATION", None)
+    layers = getattr(settings, "CHANNEL_LAYERS", None)
+    if isinstance(layers, dict):
+        result["channel_layers"] = {
+            str(alias): str((config or {}).get("BACKEND")) for alias, config in layers.items()
+        }
+    else:
+        result["channel_layers"] = None
+    if not result["asgi_application"]:
+        return result
+    try:
+        import django
+        from django.utils.module_loading import import_string
+
+        django.setup()
+        application = import_string(result["asgi_application"])
+        result["websocket_routes"] = websocket_routes(application)
+    except BaseException as error:  # noqa: BLE001
+        result["asgi_error"] = error_text(error)
+    return result
+
+
+def main() -> None:
+    project = pathlib.Path(sys.argv[1]).resolve()
+    sys.path[0] = str(project)  # instead of this script's folder
+    os.chdir(project)
+    result = probe(project)
+    sys.stdout.write("\n" + json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
