@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,7 +31,9 @@ def _say(message: str = "") -> None:
     print(message, flush=True)
 
 
-def pytest_command(step: Step, project: pathlib.Path | None, full: bool) -> list[str]:
+def pytest_command(
+    step: Step, project: pathlib.Path | None, full: bool, basetemp: pathlib.Path
+) -> list[str]:
     command = [sys.executable, "-m", "pytest", "tests/acceptance"]
     if step.has("student-tests"):
         command.append("tests/test_student_suite.py")
@@ -38,6 +41,7 @@ def pytest_command(step: Step, project: pathlib.Path | None, full: bool) -> list
     if project is not None:
         command += ["--project", str(project)]
     command += ["-p", "workshop.check_plugin", "-p", "no:cacheprovider", "-q", "--color=no"]
+    command += [f"--basetemp={basetemp}"]  # its own: never shares pytest's with another run
     if not full:
         command += ["-m", "not slow"]
     return command
@@ -175,7 +179,7 @@ def run_check(step: Step, path: str | None = None, full: bool = False) -> int:
         _say(
             "(The slow tests are left out: an idle socket for 15 s, a 50-client load test. --full)"
         )
-    command = pytest_command(step, project, full)
+    command = pytest_command(step, project, full, basetemp=scratch / "tmp")
     progress = Progress(events_path)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
@@ -189,6 +193,7 @@ def run_check(step: Step, path: str | None = None, full: bool = False) -> int:
             _say("\nStopped.")
             return 130
     progress.poll()
+    shutil.rmtree(scratch / "tmp", ignore_errors=True)  # the copies; the output stays
 
     if not progress.results:
         _say("\nThe tests did not run. The end of their output:")

@@ -58,8 +58,9 @@ def plain_words(item) -> str:
 
 
 def module_title(item) -> str:
+    """The module docstring's first paragraph, on one line."""
     doc = (getattr(item.module, "__doc__", None) or "").strip()
-    return doc.splitlines()[0] if doc else item.module.__name__
+    return " ".join(doc.split("\n\n")[0].split()) if doc else item.module.__name__
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -248,10 +248,14 @@ def _fill(template: str, match: re.Match) -> str:
     return template.format(*groups, method=method)
 
 
+# A log line's "2026-11-22 01:16:49,294 ERROR    " prefix, which says nothing to a student.
+_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d [\d:,.]+ +[A-Z]+ +")
+
+
 def _line_of(text: str, match: re.Match) -> str:
     start = text.rfind("\n", 0, match.start()) + 1
     end = text.find("\n", match.end())
-    return text[start : end if end != -1 else len(text)].strip()
+    return _LOG_PREFIX.sub("", text[start : end if end != -1 else len(text)].strip())
 
 
 def find_hints(text: str) -> list[Found]:

@@ -9,7 +9,9 @@ import tomllib
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 MANIFEST_PATH = REPO_ROOT / "steps.toml"
 
-CAPABILITIES = ("http", "websocket", "groups", "async", "input-checks", "student-tests")
+CAPABILITIES = (
+    "http", "websocket", "groups", "async", "input-checks", "student-tests", "reconnect",
+)  # fmt: skip
 
 
 class ManifestError(ValueError):

@@ -191,7 +191,8 @@ class Results:
         parts = [
             f"Benchmark ({meta['mode']} mode), {meta['date']}, {meta['platform']}, "
             f"{meta['cpus']} CPUs, load average before/after {meta.get('load_average_before')}"
-            f" / {meta.get('load_average_after')}; clients on {meta['client_loop']}.",
+            f" / {meta.get('load_average_after')}; clients on {meta['client_loop']}; "
+            f"each figure the median of {meta['plan'].get('repeat', 1)} run(s).",
             "",
             "Fan-out latency (send -> last member) at the paced load, maximum deliveries/s "
             f"(burst, {meta['plan']['window']} messages in flight), server CPU seconds per "

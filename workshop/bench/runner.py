@@ -15,6 +15,7 @@ import datetime
 import os
 import pathlib
 import platform
+import statistics
 import tempfile
 import time
 import uuid
@@ -46,6 +47,7 @@ class Plan:
     slow_other_rate: float = 10.0  # messages per second in each quiet room
     slow_rate: float = 5.0  # messages per second into the slow room
     slow_seconds: float = 4.0
+    repeat: int = 1  # measure every cell this many times (interleaved); report the medians
     mode: str = "full"
 
     @property
@@ -77,15 +79,16 @@ QUICK = Plan(
 
 COLUMNS = (
     "variant", "description", "step", "consumer", "layer", "server", "processes", "members",
-    "burst_messages", "burst_deliveries_per_s", "server_cpu_s_per_1k", "redis_cpu_s_per_1k",
-    "rate", "paced_messages", "paced_deliveries_per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms",
+    "repeats", "burst_messages", "burst_deliveries_per_s", "server_cpu_s_per_1k",
+    "redis_cpu_s_per_1k", "rate", "paced_messages", "paced_deliveries_per_s", "p50_ms",
+    "p95_ms", "p99_ms", "max_ms",
     "server_cpu_pct", "client_cpu_pct", "lost", "reordered", "duplicated", "meets_target",
     "error",
 )  # fmt: skip
 SLOW_COLUMNS = (
     "variant", "description", "consumer", "slow_mode", "slow_room_busy", "rooms",
     "members_per_room", "rate_per_room", "slow_rate", "p50_ms", "p99_ms", "max_ms",
-    "slow_room_p50_ms", "lost", "reordered", "duplicated", "error",
+    "slow_room_p50_ms", "repeats", "lost", "reordered", "duplicated", "error",
 )  # fmt: skip
 
 Progress = Callable[[str], None]
@@ -167,9 +170,12 @@ class _Bench:
             variant, self.copy_of(variant.step), self.redis_url, self.scratch, slow_room
         )
         servers.start()
-        name = servers.project_dir.name if variant.step else "the floor"
         for url in servers.urls:
-            self.progress(f"{variant.server.capitalize()} serves {name} at {url} ({variant.name})")
+            if variant.step is None:
+                self.progress(f"The floor (workshop/bench/floor.py) serves at {url}")
+            else:
+                what = f"{variant.server.capitalize()} serves {servers.project_dir.name}"
+                self.progress(f"{what} at {url} ({variant.name})")
         return servers
 
     def start_all(self, variants: Sequence[Variant]) -> dict[str, ServerSet]:
@@ -191,10 +197,10 @@ class _Bench:
 
     # --- one cell: a variant at one N -------------------------------------------------------
 
-    def measure(self, variant: Variant, servers: ServerSet, members: int) -> dict:
+    def measure(self, variant: Variant, servers: ServerSet, members: int, round_: int = 0) -> dict:
         plan = self.plan
         row = {**_variant_fields(variant), "members": members, "rate": plan.rate}
-        room_name = f"bench-{self.run_id}-{variant.name}-{members}"
+        room_name = f"bench-{self.run_id}-{variant.name}-{members}-{round_}"
 
         async def cell():
             room = await Room.join(room_name, servers.urls, members, plan.senders)
@@ -249,7 +255,9 @@ class _Bench:
 
     # --- the slow-handler demonstration -----------------------------------------------------
 
-    def measure_slow(self, variant: Variant, servers: ServerSet, slow_room: str) -> list[dict]:
+    def measure_slow(
+        self, variant: Variant, servers: ServerSet, slow_room: str, round_: int = 0
+    ) -> list[dict]:
         plan = self.plan
 
         async def demo():
@@ -257,7 +265,7 @@ class _Bench:
             slow = None
             try:
                 for index in range(plan.slow_rooms):
-                    name = f"quiet{index}-{self.run_id}-{variant.name}"
+                    name = f"quiet{index}-{self.run_id}-{variant.name}-{round_}"
                     quiet.append(
                         await Room.join(name, servers.urls, plan.slow_room_members, plan.senders)
                     )
@@ -323,6 +331,33 @@ def _progress_line(row: dict) -> str:
         f"deliveries/s | at {row['rate']:g} msg/s: p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms"
         f" | lost {row['lost']}, reordered {row['reordered']}"
     )
+
+
+_SUMMED = ("lost", "reordered", "duplicated")
+
+
+def _median_row(runs: list[dict]) -> dict:
+    """One row from repeated runs of a cell: the median of each measurement, the sum of the
+    counts (a message lost in any run is lost), and the errors of any run."""
+    good = [run for run in runs if not run.get("error")]
+    row = dict(good[0] if good else runs[0])
+    row["repeats"] = len(runs)
+    for key, value in row.items():
+        if key in _SUMMED:
+            row[key] = sum(run.get(key) or 0 for run in good)
+        elif (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and key.endswith(("_ms", "_per_s", "_per_1k", "_pct", "_messages"))
+        ):
+            values = [run[key] for run in good if run.get(key) is not None]
+            if values:
+                middle = statistics.median(values)
+                row[key] = round(middle, 3) if isinstance(middle, float) else middle
+    errors = [run["error"] for run in runs if run.get("error")]
+    if errors:
+        row["error"] = f"{len(errors)} of {len(runs)} runs failed: {errors[0]}"
+    return row
 
 
 def _meets_target(row: dict, plan: Plan) -> bool:
@@ -412,11 +447,14 @@ def run_benchmark(
             running = bench.start_all(measured)
             stack.callback(lambda: [servers.stop() for servers in running.values()])
             cells = [
-                (members, variant)
+                (round_, members, variant)
+                for round_ in range(plan.repeat)
                 for members in plan.members
                 for variant in [*variants, *(configs if members == plan.target_members else ())]
             ]
-            for index, (members, variant) in enumerate(cells, start=1):
+            measured: dict[tuple[str, int], list[dict]] = {}
+            for index, (round_, members, variant) in enumerate(cells, start=1):
+                runs = measured.setdefault((variant.name, members), [])
                 servers = running[variant.name]
                 if not servers.running:
                     servers.stop()
@@ -424,15 +462,13 @@ def run_benchmark(
                         running[variant.name] = servers = bench.start(variant)
                     except StepServerError as error:
                         row = {**_variant_fields(variant), "members": members, "error": str(error)}
-                        rows.append(row)
+                        runs.append(row)
                         progress(f"({index}/{len(cells)}) {_progress_line(row)}")
                         if strict:
                             raise BenchError(str(error)) from error
                         continue
-                row = bench.measure(variant, servers, members)
-                if members == plan.target_members:
-                    row["meets_target"] = _meets_target(row, plan)
-                rows.append(row)
+                row = bench.measure(variant, servers, members, round_)
+                runs.append(row)
                 progress(f"({index}/{len(cells)}) {_progress_line(row)}")
                 if _is_dirty(row):
                     if row.get("error") and servers.log_tail():
@@ -442,26 +478,34 @@ def run_benchmark(
                     servers.stop()  # restarted (fresh, with no backlog) before its next cell
             for servers in running.values():
                 servers.stop()
+            for (_, members), runs in measured.items():
+                row = _median_row(runs)
+                if members == plan.target_members:
+                    row["meets_target"] = _meets_target(row, plan)
+                rows.append(row)
 
-        for variant in slow:
-            slow_room = f"slow-{bench.run_id}"
-            progress(f"Slow handler: {variant.description} ...")
-            servers = bench.start(variant, slow_room)
-            try:
-                new_rows = bench.measure_slow(variant, servers, slow_room)
-            finally:
-                servers.stop()
-            slow_rows.extend(new_rows)
-            if strict and any(_is_dirty(row) for row in new_rows):
-                bad = next(row for row in new_rows if _is_dirty(row))
-                raise BenchError(f"{variant.name}: {_problem(bad)}")
-            for row in new_rows:
-                state = "busy" if row["slow_room_busy"] else "quiet"
-                progress(
-                    f"  slow room {state}: other rooms p50 {row.get('p50_ms')} ms, "
-                    f"p99 {row.get('p99_ms')} ms, lost {row.get('lost')}"
-                    + (f" ERROR: {row['error']}" if row.get("error") else "")
-                )
+        slow_runs: dict[tuple[str, bool], list[dict]] = {}
+        for round_ in range(plan.repeat):
+            for variant in slow:
+                slow_room = f"slow-{bench.run_id}-{round_}"
+                progress(f"Slow handler: {variant.description} ...")
+                servers = bench.start(variant, slow_room)
+                try:
+                    new_rows = bench.measure_slow(variant, servers, slow_room, round_)
+                finally:
+                    servers.stop()
+                for row in new_rows:
+                    slow_runs.setdefault((variant.name, row["slow_room_busy"]), []).append(row)
+                    state = "busy" if row["slow_room_busy"] else "quiet"
+                    progress(
+                        f"  slow room {state}: other rooms p50 {row.get('p50_ms')} ms, "
+                        f"p99 {row.get('p99_ms')} ms, lost {row.get('lost')}"
+                        + (f" ERROR: {row['error']}" if row.get("error") else "")
+                    )
+                if strict and any(_is_dirty(row) for row in new_rows):
+                    bad = next(row for row in new_rows if _is_dirty(row))
+                    raise BenchError(f"{variant.name}: {_problem(bad)}")
+        slow_rows.extend(_median_row(runs) for runs in slow_runs.values())
     meta["load_average_after"] = _load_average()
     meta["seconds"] = round(time.monotonic() - started_at, 1)
     return Results(meta, rows, slow_rows)
