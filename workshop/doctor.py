@@ -407,7 +407,12 @@ def render(results: list[Result], width: int = 100) -> str:
     lines = []
     for result in results:
         lines += textwrap.wrap(
-            result.what, width, initial_indent=f"  {result.status:<4}  ", subsequent_indent=" " * 8
+            result.what,
+            width,
+            initial_indent=f"  {result.status:<4}  ",
+            subsequent_indent=" " * 8,
+            break_long_words=False,
+            break_on_hyphens=False,
         )
         if result.fix and result.status != "ok":
             lines.append(f"        fix: {result.fix}")  # not wrapped: commands stay whole

@@ -19,6 +19,7 @@ class Hint:
     patterns: tuple[str, ...]  # regular expressions; groups fill {0}, {1} in cause and fix
     cause: str
     fix: str
+    example: str | None = None  # the exact text a student meets (README's table has it too)
     generic: bool = False  # only offered when no specific hint matched
 
 
@@ -47,6 +48,7 @@ HINTS: tuple[Hint, ...] = (
         'put "daphne" first in INSTALLED_APPS (chatsite/settings.py) and set '
         'ASGI_APPLICATION = "chatsite.asgi.application"; runserver then prints '
         '"Starting ASGI/Daphne version ..."',
+        example="Not Found: /ws/chat/lobby/",
     ),
     Hint(
         "as-asgi-missing",
@@ -58,6 +60,7 @@ HINTS: tuple[Hint, ...] = (
         "chat/routing.py routes to the consumer class {0} itself (Channels 2 code): "
         "Channels 3 and 4 need an ASGI application per route, which as_asgi() makes",
         "write consumers.{0}.as_asgi() in chat/routing.py",
+        example="TypeError: object ChatConsumer can't be used in 'await' expression",
     ),
     Hint(
         "no-channel-layer",
@@ -67,6 +70,7 @@ HINTS: tuple[Hint, ...] = (
         "call to {0} fails",
         "add the CHANNEL_LAYERS block of step 3 (channels_redis.core.RedisChannelLayer at "
         "REDIS_URL) to chatsite/settings.py",
+        example="AttributeError: 'NoneType' object has no attribute 'group_add'",
     ),
     Hint(
         "handler-type",
@@ -75,6 +79,7 @@ HINTS: tuple[Hint, ...] = (
         'group_send sends {{"type": "{0}"}}, so every member\'s consumer looks for a method '
         "named {method}(), which it does not have; Channels closes each socket (code 1011)",
         'make the "type" in group_send name your handler: "chat.message" runs chat_message()',
+        example="ValueError: No handler for message type chat.typo",
     ),
     Hint(
         "redis-down",
@@ -88,6 +93,7 @@ HINTS: tuple[Hint, ...] = (
         "start Redis (Debian/Ubuntu `sudo systemctl start redis-server`, macOS "
         "`brew services start redis`, Docker `docker run --rm -p 6379:6379 redis:7`) or set "
         "REDIS_URL; `python -m workshop doctor` shows the URL it tries",
+        example="ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 6379)",
     ),
     Hint(
         "redis-too-old",
@@ -95,6 +101,7 @@ HINTS: tuple[Hint, ...] = (
         (r"unknown command .?BZPOPMIN",),
         "the Redis server is older than 5; channels_redis needs BZPOPMIN",
         "install Redis 5 or newer (Docker: `docker run --rm -p 6379:6379 redis:7`)",
+        example="ERR unknown command 'BZPOPMIN'",
     ),
     Hint(
         "redis-py-8-timeout",
@@ -104,6 +111,7 @@ HINTS: tuple[Hint, ...] = (
         "blocking read: idle sockets close with code 1011 (channels_redis#422)",
         "install the pins: `pip install -r requirements.txt` (redis==7.4.1); or add "
         '"socket_timeout": None to the host in CHANNEL_LAYERS',
+        example="redis.exceptions.TimeoutError: Timeout reading from 127.0.0.1:6379",
     ),
     Hint(
         "apps-not-loaded",
@@ -112,6 +120,7 @@ HINTS: tuple[Hint, ...] = (
         "asgi.py imports the routing (and so consumers and models) before Django is set up",
         "in chatsite/asgi.py call get_asgi_application() first, then import chat.routing, "
         "as step 2's asgi.py does",
+        example="django.core.exceptions.AppRegistryNotReady: Apps aren't loaded yet.",
     ),
     Hint(
         "no-websocket-app",
@@ -120,6 +129,7 @@ HINTS: tuple[Hint, ...] = (
         'ProtocolTypeRouter in chatsite/asgi.py has no entry for "{0}" connections',
         'add "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter('
         "websocket_urlpatterns))) as in step 2's asgi.py",
+        example="ValueError: No application configured for scope type 'websocket'",
     ),
     Hint(
         "no-route",
@@ -128,6 +138,7 @@ HINTS: tuple[Hint, ...] = (
         "no pattern in chat/routing.py matches the socket's path '{0}'",
         "the route must be ^ws/chat/(?P<room_name>...)/$ with the room-name rule of "
         "chat/rooms.py, so that page and socket accept the same names",
+        example="ValueError: No route found for path 'ws/chat/two words/'.",
     ),
     Hint(
         "origin-not-checked",
@@ -143,6 +154,7 @@ HINTS: tuple[Hint, ...] = (
         "the server refused the socket (403): AllowedHostsOriginValidator found the page's "
         "origin not in ALLOWED_HOSTS (the log shows WSREJECT, without a reason)",
         'ALLOWED_HOSTS must include the host the page comes from ("127.0.0.1", "localhost")',
+        example="server rejected WebSocket connection: HTTP 403",
     ),
     Hint(
         "sync-only",
@@ -150,6 +162,7 @@ HINTS: tuple[Hint, ...] = (
         (r"SynchronousOnlyOperation", r"You cannot call this from an async context"),
         "the ORM (or other sync-only code) is called from an async consumer",
         "wrap it in database_sync_to_async, or use the async ORM (aget, acreate, ...)",
+        example="SynchronousOnlyOperation: You cannot call this from an async context",
     ),
     Hint(
         "async-to-sync-in-loop",
@@ -158,6 +171,7 @@ HINTS: tuple[Hint, ...] = (
         "async_to_sync(...) is called inside async code (an async consumer, a notebook)",
         "in an AsyncWebsocketConsumer write `await self.channel_layer.group_send(...)` "
         "directly, without async_to_sync",
+        example="You cannot use AsyncToSync in the same thread as an async event loop",
     ),
     Hint(
         "loop-closed",
@@ -165,6 +179,7 @@ HINTS: tuple[Hint, ...] = (
         (r"Event loop is closed",),
         "async_to_sync in a shell reuses Redis connections of an event loop that has ended",
         "in a shell or notebook use `await` directly (see step 3's README and the notebooks)",
+        example="RuntimeError: Event loop is closed",
     ),
     Hint(
         "closed-database",
@@ -173,6 +188,15 @@ HINTS: tuple[Hint, ...] = (
         "after communicator.disconnect() Channels closed the test database connection "
         "(channels#2118)",
         "put consumer tests in SimpleTestCase or TransactionTestCase, as step 5 does",
+        example="django.db.utils.ProgrammingError: Cannot operate on a closed database.",
+    ),
+    Hint(
+        "runworker",
+        "PITFALLS 0e",
+        (r"Unknown command: 'runworker'",),
+        '"channels" is not in INSTALLED_APPS, so manage.py has no runworker command',
+        'add "channels" to INSTALLED_APPS (daphne alone does not bring runworker)',
+        example="Unknown command: 'runworker'",
     ),
     Hint(
         "channel-full",
@@ -180,6 +204,7 @@ HINTS: tuple[Hint, ...] = (
         (r"ChannelFull",),
         "a consumer's queue in the channel layer is full (100 messages by default)",
         "read faster than you send, or raise capacity in CHANNEL_LAYERS' CONFIG",
+        example="channels.exceptions.ChannelFull",
     ),
     Hint(
         "bad-input",
@@ -187,8 +212,9 @@ HINTS: tuple[Hint, ...] = (
         (r"JSONDecodeError", r"Expecting value: line 1", r"KeyError: 'message'"),
         'receive() trusts every frame: a frame that is not JSON, or has no "message", '
         "raises and closes the socket",
-        'check the frame in receive() and answer bad ones with {"error": "..."} as '
+        'check the frame in receive() and answer bad ones with {{"error": "..."}} as '
         "step 5's consumer does",
+        example="json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)",
     ),
     Hint(
         "missing-package",
@@ -197,6 +223,7 @@ HINTS: tuple[Hint, ...] = (
         "Python cannot import {0}: a package is not installed, or a module name is misspelt",
         "`python -m pip install -r requirements.txt` in your folder (and check the spelling "
         "of your own imports)",
+        example="ModuleNotFoundError: No module named 'channels_redis'",
     ),
     Hint(
         "syntax-error",
@@ -212,6 +239,7 @@ HINTS: tuple[Hint, ...] = (
         "Selenium cannot find Chromium or ChromeDriver",
         "install them (Debian/Ubuntu `sudo apt-get install chromium chromium-driver`) or set "
         "CHROMIUM_PATH and CHROMEDRIVER_PATH; `python -m workshop doctor --tests` checks",
+        example="NoSuchDriverException: Message: Unable to obtain driver for chrome",
     ),
     # Generic: only when nothing above matched.
     Hint(

@@ -1,0 +1,268 @@
+"""`python -m workshop doctor`: one line per check, each problem with its fix, and an exit
+code that says whether the chosen step can run."""
+
+import re
+import socket
+import socketserver
+import stat
+import threading
+
+import pytest
+
+from tests.workshop_command import workshop
+from workshop.doctor import pin_mismatches
+from workshop.manifest import get_step
+from workshop.ports import free_port
+from workshop.step_server import copy_project
+
+
+def closed_redis_url() -> str:
+    return f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+
+
+def doctor(*args: str, redis_url: str | None = None, **env: str):
+    env = dict(env)
+    if redis_url is not None:
+        env["REDIS_URL"] = redis_url
+    # A free port, so that a server running on 8000 on this machine cannot fail the check.
+    return workshop("doctor", *args, "--port", str(free_port()), env=env, timeout=180)
+
+
+def report(output: str) -> list[tuple[str, str, str]]:
+    """(status, what, fix) for each line of the report, wrapped lines joined."""
+    entries = []
+    for line in output.splitlines():
+        status = line[2:6].strip()
+        if line.startswith("  ") and status in ("ok", "FAIL", "warn"):
+            entries.append([status, line[8:].strip(), ""])
+        elif entries and line.startswith("        fix: "):
+            entries[-1][2] = line.removeprefix("        fix: ")
+        elif entries and line.startswith(" " * 8) and not entries[-1][2]:
+            entries[-1][1] += " " + line.strip()
+    return [tuple(entry) for entry in entries]
+
+
+def line_of(output: str, status: str, text: str) -> str:
+    """What the report says on the line with that status containing text."""
+    for found_status, what, _ in report(output):
+        if found_status == status and text in what:
+            return what
+    raise AssertionError(f"no {status} line with {text!r} in:\n{output}")
+
+
+def fix_after(output: str, text: str) -> str:
+    """The fix of the report line containing text."""
+    return next(fix for _, what, fix in report(output) if text in what)
+
+
+def broken(tmp_path, step_number: int, file: str, old: str, new: str):
+    """A copy of a step with `old` replaced by `new` in one file."""
+    copy = copy_project(get_step(step_number).path, tmp_path)
+    target = copy / file
+    text = target.read_text()
+    assert old in text, f"{file} of step {step_number} no longer contains {old!r}"
+    target.write_text(text.replace(old, new))
+    return copy
+
+
+# --- Redis ---------------------------------------------------------------------------
+
+
+def test_a_redis_that_is_down_fails_the_check_naming_the_url_and_how_to_start_it():
+    url = closed_redis_url()
+    result = doctor("3", redis_url=url)
+    assert result.returncode == 1, result.output
+    line_of(result.output, "FAIL", f"no Redis answers at {url}")
+    assert "sudo systemctl start redis-server" in fix_after(result.output, url)
+    assert "problem(s) to fix before step 3 runs" in result.output
+
+
+def test_an_unresolvable_redis_host_is_named_with_its_fix():
+    url = "redis://no-such-redis-host.invalid:6379/0"
+    result = doctor("3", redis_url=url)
+    assert result.returncode == 1, result.output
+    line_of(result.output, "FAIL", "'no-such-redis-host.invalid' cannot be resolved")
+    assert "correct the host in REDIS_URL" in fix_after(result.output, "cannot be resolved")
+
+
+def test_a_redis_url_with_the_wrong_scheme_is_named_with_its_fix():
+    url = "http://127.0.0.1:6379/0"
+    result = doctor("3", redis_url=url)
+    assert result.returncode == 1, result.output
+    line_of(result.output, "FAIL", f"REDIS_URL '{url}' is not a Redis URL (scheme 'http')")
+    assert "redis://HOST:PORT/DB" in fix_after(result.output, "is not a Redis URL")
+
+
+def test_a_step_without_groups_does_not_need_redis():
+    result = doctor("2", redis_url=closed_redis_url())
+    assert result.returncode == 0, result.output
+    assert "(needed from step 3 on)" in line_of(result.output, "warn", "no Redis answers")
+
+
+class _OldRedis(socketserver.StreamRequestHandler):
+    """Just enough of the Redis protocol to claim to be Redis 4.0.9."""
+
+    def handle(self):
+        while True:
+            header = self.rfile.readline()
+            if not header:
+                return
+            count = int(header[1:])
+            words = []
+            for _ in range(count):
+                length = int(self.rfile.readline()[1:])
+                words.append(self.rfile.read(length + 2)[:-2].decode().upper())
+            if words[0] == "PING":
+                self.wfile.write(b"+PONG\r\n")
+            elif words[0] == "INFO":
+                info = b"# Server\r\nredis_version:4.0.9\r\n"
+                self.wfile.write(b"$%d\r\n%s\r\n" % (len(info), info))
+            else:
+                self.wfile.write(b"+OK\r\n")
+
+
+def test_a_redis_older_than_5_is_named_with_its_fix():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _OldRedis)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"redis://127.0.0.1:{server.server_address[1]}/0"
+        result = doctor("3", redis_url=url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1, result.output
+    line = line_of(result.output, "FAIL", f"Redis 4.0.9 at {url} is too old")
+    assert "BZPOPMIN" in line or "BZPOPMIN" in result.output
+    assert "Redis 5 or newer" in fix_after(result.output, "is too old")
+
+
+# --- A good set-up ---------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_a_good_set_up_passes(redis_server):
+    result = doctor("3", redis_url=redis_server.url)
+    assert result.returncode == 0, result.output
+    assert re.search(
+        rf"ok +Redis \d+\.\d+\.\d+ answers at {re.escape(redis_server.url)}", result.output
+    )
+    for text in (
+        "Python 3.",
+        "packages: the",
+        '"daphne" comes before',
+        "ASGI_APPLICATION",
+        "CHANNEL_LAYERS",
+    ):
+        line_of(result.output, "ok", text)
+    assert "FAIL" not in result.output
+    assert "All set for step 3" in result.output
+
+
+# --- Browser, port, packages ----------------------------------------------------------------
+
+
+def fake_program(path, output: str):
+    path.write_text(f"#!/bin/sh\necho '{output}'\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+def test_chromium_and_chromedriver_of_different_majors_fail_when_tests_need_them(tmp_path):
+    browser = fake_program(tmp_path / "chromium", "Chromium 120.0.6099.71 built on Debian")
+    driver = fake_program(tmp_path / "chromedriver", "ChromeDriver 121.0.6167.85 (abc)")
+    env = {"CHROMIUM_PATH": browser, "CHROMEDRIVER_PATH": driver}
+    result = doctor("2", "--tests", **env)
+    assert result.returncode == 1, result.output
+    line_of(result.output, "FAIL", "Chromium 120 but ChromeDriver 121")
+    assert "chromium-driver" in fix_after(result.output, "ChromeDriver 121")
+    # Without --tests, step 2 does not need a browser: a warning only.
+    assert doctor("2", **env).returncode == 0
+
+
+def test_a_port_in_use_fails_with_another_port_to_use():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = workshop("doctor", "1", "--port", str(port), env={"REDIS_URL": closed_redis_url()})
+    assert result.returncode == 1, result.output
+    line_of(result.output, "FAIL", f"port {port} is in use")
+    assert f"--port {port + 1}" in fix_after(result.output, f"port {port} is in use")
+
+
+def test_a_package_that_differs_from_its_pin_is_named():
+    assert pin_mismatches({"Django": "0.0.1"}) == [
+        f"Django {__import__('django').__version__} installed, 0.0.1 pinned"
+    ]
+    assert pin_mismatches({"no-such-package-here": "1.0"}) == [
+        "no-such-package-here not installed (1.0 pinned)"
+    ]
+
+
+# --- The project's own settings ----------------------------------------------------------
+
+
+def test_daphne_after_staticfiles_fails_with_its_fix(tmp_path):
+    copy = broken(
+        tmp_path, 2, "chatsite/settings.py",
+        '    "daphne",\n', "",
+    )  # fmt: skip
+    settings = copy / "chatsite/settings.py"
+    text = settings.read_text()
+    settings.write_text(
+        text.replace(
+            '"django.contrib.staticfiles",\n', '"django.contrib.staticfiles",\n    "daphne",\n'
+        )
+    )
+    result = doctor("2", "--project", str(copy))
+    assert result.returncode == 1, result.output
+    line_of(result.output, "FAIL", '"daphne" comes after "django.contrib.staticfiles"')
+    assert 'move "daphne" to the top' in fix_after(result.output, "comes after")
+
+
+def test_daphne_missing_fails_with_its_fix(tmp_path):
+    copy = broken(tmp_path, 1, "chatsite/settings.py", '    "daphne",\n', "")
+    result = doctor("1", "--project", str(copy))
+    assert result.returncode == 1, result.output
+    line_of(result.output, "FAIL", 'INSTALLED_APPS has no "daphne"')
+    assert 'add "daphne" as the first entry' in fix_after(result.output, 'has no "daphne"')
+
+
+def test_asgi_application_missing_fails_with_its_fix(tmp_path):
+    copy = broken(
+        tmp_path, 2, "chatsite/settings.py", 'ASGI_APPLICATION = "chatsite.asgi.application"', ""
+    )
+    result = doctor("2", "--project", str(copy))
+    assert result.returncode == 1, result.output
+    line_of(result.output, "FAIL", "ASGI_APPLICATION is not set")
+
+
+def test_channel_layers_missing_fails_for_a_step_with_groups(tmp_path):
+    copy = copy_project(get_step(3).path, tmp_path)
+    settings = copy / "chatsite/settings.py"
+    text, count = re.subn(r"\nCHANNEL_LAYERS = \{.*?\n\}\n", "\n", settings.read_text(), flags=re.S)
+    assert count == 1
+    settings.write_text(text)
+    result = doctor("3", "--project", str(copy))
+    assert result.returncode == 1, result.output
+    line_of(result.output, "FAIL", "no CHANNEL_LAYERS in settings")
+    assert "CHANNEL_LAYERS block of step 3" in fix_after(result.output, "no CHANNEL_LAYERS")
+
+
+def test_a_consumer_routed_without_as_asgi_fails_with_its_fix(tmp_path):
+    copy = broken(
+        tmp_path, 2, "chat/routing.py", "consumers.ChatConsumer.as_asgi()", "consumers.ChatConsumer"
+    )
+    result = doctor("2", "--project", str(copy))
+    assert result.returncode == 1, result.output
+    line_of(result.output, "FAIL", "routes to ChatConsumer itself")
+    assert "consumers.ChatConsumer.as_asgi()" in fix_after(result.output, "itself")
+
+
+def test_settings_that_do_not_import_are_shown_with_the_error(tmp_path):
+    copy = broken(tmp_path, 1, "chatsite/settings.py", "DEBUG = ", "DEBUG = (")
+    result = doctor("1", "--project", str(copy))
+    assert result.returncode == 1, result.output
+    line = line_of(result.output, "FAIL", "cannot import chatsite/settings.py")
+    assert "SyntaxError" in line
