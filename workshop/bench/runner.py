@@ -17,6 +17,7 @@ import pathlib
 import platform
 import statistics
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -154,10 +155,15 @@ class _Bench:
         self.progress = progress
         self.run_id = uuid.uuid4().hex[:6]
         self.copies: dict[int, pathlib.Path] = {}
+        self._copy_lock = threading.Lock()
 
     def copy_of(self, step: int | None) -> pathlib.Path | None:
         if step is None:
             return None
+        with self._copy_lock:  # variants start two at a time: copy each step once
+            return self._copy(step)
+
+    def _copy(self, step: int) -> pathlib.Path:
         if step not in self.copies:
             source = pathlib.Path(self.projects.get(step) or get_step(step).path)
             parent = self.scratch / f"step{step}"

@@ -1,0 +1,137 @@
+"""The benchmark (workshop/bench): its quick mode runs, writes its files, and loses nothing.
+
+Only the shape of the output is checked, and that every message arrived once and in order:
+never a time. How fast a step is depends on the machine; that it delivers everything does not.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from workshop.bench.load import _Tracker
+from workshop.bench.report import FILES, Results
+from workshop.bench.runner import COLUMNS, QUICK, SLOW_COLUMNS
+from workshop.bench.servers import CONFIGS, SLOW, SWEEP
+from workshop.manifest import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory, redis_url):
+    """`python -m workshop.bench --quick`, once for this module: (exit code, output, folder)."""
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run(
+        [sys.executable, "-m", "workshop.bench", "--quick", "--redis-url", redis_url,
+         "--output-dir", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )  # fmt: skip
+    print(done.stdout[-3000:], done.stderr[-3000:])
+    return done.returncode, done.stdout + done.stderr, out
+
+
+def _read_csv(path):
+    with open(path, newline="", encoding="utf-8") as source:
+        reader = csv.DictReader(source)
+        return reader.fieldnames, list(reader)
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_quick_mode_writes_table_csv_json_and_plot(quick_run):
+    code, output, out = quick_run
+    assert code == 0, output[-4000:]
+    for heading in ("Fan-out latency", "Ratios", "Slow handler", "Target:", "Recommended:"):
+        assert heading in output
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES.values())
+    assert (out / FILES["plot"]).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_quick_mode_measures_every_variant_at_every_size(quick_run):
+    _, output, out = quick_run
+    header, rows = _read_csv(out / FILES["csv"])
+    assert header == list(COLUMNS)
+    cells = {(row["variant"], int(row["members"])) for row in rows}
+    expected = {(v.name, n) for v in SWEEP for n in QUICK.members}
+    expected |= {(v.name, QUICK.target_members) for v in CONFIGS}
+    assert cells == expected and len(rows) == len(expected)
+    for row in rows:
+        assert not row["error"], f"{row['variant']} N={row['members']}: {row['error']}"
+        for column in ("burst_deliveries_per_s", "p50_ms", "p99_ms", "paced_messages"):
+            assert float(row[column]) > 0, f"{row['variant']} N={row['members']}: {column}"
+        at_target = int(row["members"]) == QUICK.target_members
+        assert row["meets_target"] in (("True", "False") if at_target else ("",))
+
+    slow_header, slow_rows = _read_csv(out / FILES["slow_csv"])
+    assert slow_header == list(SLOW_COLUMNS)
+    assert {(r["variant"], r["slow_room_busy"]) for r in slow_rows} == {
+        (v.name, busy) for v in SLOW for busy in ("False", "True")
+    }
+
+    data = json.loads((out / FILES["json"]).read_text(encoding="utf-8"))
+    assert data["meta"]["mode"] == "quick"
+    assert [r["members"] for r in data["ratios"]] == list(QUICK.members)
+    for ratio in data["ratios"]:
+        assert ratio["throughput_step04_vs_step03"] and ratio["p99_step04_vs_floor"]
+    assert data["recommendation"]["variant"] in {v.name for v in (*SWEEP, *CONFIGS)}
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_quick_mode_loses_and_reorders_nothing(quick_run):
+    _, _, out = quick_run
+    results = Results.load(out / FILES["json"])
+    counts = {
+        (row["variant"], row.get("members"), row.get("slow_room_busy")): (
+            row["lost"],
+            row["reordered"],
+            row["duplicated"],
+        )
+        for row in [*results.rows, *results.slow_rows]
+    }
+    assert counts and all(value == (0, 0, 0) for value in counts.values()), counts
+    assert results.problems() == []
+
+
+# --- the counting itself, without servers ------------------------------------------------------
+
+
+def test_tracker_counts_lost_reordered_and_duplicated_deliveries():
+    tracker = _Tracker(members=2)
+    for seq in range(3):
+        tracker.sent(("p", 0, seq), at=float(seq))
+    # member 0 gets 0, 2, 1 (one reordered); member 1 gets 0, 0 (one duplicate), 1; 2 is lost
+    for member, seq, at in [(0, 0, 0.1), (0, 2, 2.1), (0, 1, 1.3), (1, 0, 0.2), (1, 0, 0.3),
+                            (1, 1, 1.4)]:  # fmt: skip
+        tracker.received(member, ("p", 0, seq), at)
+    result = tracker.result("p", started=0.0)
+    assert (result.messages, result.delivered, result.lost) == (3, 5, 1)
+    assert (result.reordered, result.duplicated) == (1, 1)
+    # messages 0 and 1 reached both members: latency to the last of them
+    assert sorted(round(x, 3) for x in result.latencies) == [0.2, 0.4]
+    assert result.percentile(50) == pytest.approx(200)
+
+
+def test_ratios_compare_step04_with_step03_and_the_floor():
+    def row(variant, members, throughput, p99):
+        return {"variant": variant, "members": members, "burst_deliveries_per_s": throughput,
+                "p99_ms": p99, "server_cpu_s_per_1k": 1.0}  # fmt: skip
+
+    results = Results(
+        {"plan": {"members": [10]}},
+        [row("step03", 10, 1000, 40.0), row("step04", 10, 2000, 20.0), row("floor", 10, 8000, 5.0)],
+        [],
+    )
+    (ratio,) = results.ratios()
+    assert ratio["throughput_step04_vs_step03"] == 2.0
+    assert ratio["p99_step04_vs_step03"] == 0.5
+    assert ratio["throughput_step04_vs_floor"] == 0.25
+    assert ratio["p99_step04_vs_floor"] == 4.0
