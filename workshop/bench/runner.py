@@ -12,6 +12,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
+import importlib.util
 import os
 import pathlib
 import platform
@@ -93,6 +94,7 @@ SLOW_COLUMNS = (
 )  # fmt: skip
 
 Progress = Callable[[str], None]
+UVICORN_REQUIREMENT = "uvicorn[standard]==0.54.0"  # as pinned in pyproject.toml's dev extra
 
 
 def say(message: str) -> None:
@@ -420,6 +422,15 @@ def run_benchmark(
     """
     from .report import Results
 
+    if importlib.util.find_spec("uvicorn") is None:
+        skipped = [v.name for v in (*variants, *configs) if v.server == "uvicorn"]
+        if skipped:
+            progress(
+                f"uvicorn is not installed: skipping {', '.join(skipped)}. "
+                f"To measure them: pip install '{UVICORN_REQUIREMENT}'"
+            )
+        variants = [v for v in variants if v.server != "uvicorn"]
+        configs = [v for v in configs if v.server != "uvicorn"]
     started_at = time.monotonic()
     rows: list[dict] = []
     slow_rows: list[dict] = []
