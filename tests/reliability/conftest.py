@@ -1,0 +1,53 @@
+"""Fixtures for the reliability tests: a Redis of their own, and a browser that counts sockets.
+
+Fault tests stop and restart Redis, so they never use the session's shared one
+(tests/conftest.py): each gets a private redis-server on a free port.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import unavailable
+from workshop.redis_server import RedisServer, RedisUnavailable
+
+# Run before the page's own script: wrap WebSocket so that the test can count
+# every socket the page opens and the most that were ever alive at once.
+COUNT_SOCKETS = """
+window.socketsOpened = 0;
+window.mostSocketsAlive = 0;
+const sockets = [];
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+        super(...args);
+        sockets.push(this);
+        window.socketsOpened += 1;
+        const alive = sockets.filter((s) => s.readyState <= NativeWebSocket.OPEN).length;
+        window.mostSocketsAlive = Math.max(window.mostSocketsAlive, alive);
+    }
+};
+"""
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server for this test alone, free to stop and restart."""
+    try:
+        server = RedisServer(workdir=tmp_path).start()
+    except RedisUnavailable as error:
+        unavailable(str(error))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def socket_counting_tab(browser):
+    """A new browser tab in which every page counts its WebSockets (see COUNT_SOCKETS).
+
+    The script is registered for this tab only; the browser fixture closes the tab.
+    """
+    browser.switch_to.new_window("tab")
+    browser.execute_cdp_cmd("Page.enable", {})
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_SOCKETS})
+    return browser

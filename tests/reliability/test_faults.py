@@ -1,0 +1,210 @@
+"""Faults: Redis stops and comes back, a Daphne process dies, a server is told to stop.
+
+Each test starts its own Daphne (and, where Redis is stopped, its own redis-server),
+so a fault here never reaches the session's shared server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from websockets.exceptions import ConnectionClosed
+
+from tests.chat_client import join, next_frame, say
+from tests.pages import chat_log, open_room, post_message, text_of, wait_until_log_contains
+from workshop.processes import wait_until
+
+pytestmark = [pytest.mark.needs("reconnect"), pytest.mark.slow]
+
+# The close code step 06 sends when the channel layer (Redis) is unreachable.
+LAYER_UNAVAILABLE = 4503
+# The page waits at most 8 s between attempts, plus the time an attempt takes.
+RECONNECT_SECONDS = 20
+
+
+async def close_code(socket, timeout: float = 10.0) -> int:
+    """Read (and drop) frames until the server closes the socket; return the close code."""
+
+    async def drain():
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await socket.recv()
+
+    await asyncio.wait_for(drain(), timeout)
+    return socket.close_code
+
+
+def test_redis_stopping_closes_sockets_with_4503_and_the_chat_serves_again(
+    private_redis, start_server
+):
+    server = start_server(redis_url=private_redis.url)
+
+    async def scenario():
+        async with join(server, "phoenix") as alice, join(server, "phoenix") as bob:
+            await say(alice, "before")
+            assert await next_frame(bob) == {"message": "before"}
+            private_redis.stop()
+            assert await close_code(alice) == LAYER_UNAVAILABLE
+            assert await close_code(bob) == LAYER_UNAVAILABLE
+        # While Redis is down, a new socket is accepted and closed at once, with the code.
+        async with join(server, "phoenix") as early:
+            assert await close_code(early) == LAYER_UNAVAILABLE
+        private_redis.start()  # same port: the server's REDIS_URL is right again
+        async with join(server, "phoenix") as alice, join(server, "phoenix") as bob:
+            await say(alice, "after")
+            assert await next_frame(bob) == {"message": "after"}
+            assert await next_frame(alice) == {"message": "after"}
+
+    asyncio.run(scenario())
+    assert server.running, "Daphne exited when Redis went away"
+    log = server.log_text()
+    assert "channel layer unreachable" in log, log[-3000:]
+    # One line per socket, not a traceback per socket.
+    assert "Traceback" not in log, log[-3000:]
+
+
+def test_the_page_reconnects_by_itself_after_redis_restarts(
+    private_redis, start_server, socket_counting_tab
+):
+    browser = socket_counting_tab
+    server = start_server(redis_url=private_redis.url)
+
+    def status() -> str:
+        return text_of(browser, "connection-status")
+
+    def wait(condition, message: str, seconds: float = RECONNECT_SECONDS) -> None:
+        assert wait_until(condition, seconds, interval=0.2), f"{message}; status: {status()!r}"
+
+    open_room(browser, server, "phoenix")
+    send_button = browser.find_element(By.ID, "chat-message-submit")
+    assert send_button.is_enabled()
+
+    async def bob_says(text: str) -> None:
+        async with join(server, "phoenix") as bob:
+            await say(bob, text)
+            assert await next_frame(bob) == {"message": text}
+
+    asyncio.run(bob_says("before the restart"))
+    wait_until_log_contains(browser, "before the restart")
+
+    private_redis.stop()
+    wait(lambda: status().startswith("Disconnected (code 4503)"), "the page did not show 4503")
+    assert "Redis" in status() and "Reconnecting in" in status(), status()
+    assert not send_button.is_enabled(), "Send stays enabled while disconnected"
+    # Typed while disconnected: Enter does nothing, and the text stays in the box.
+    post_message(browser, "typed while Redis was down")
+    message_box = browser.find_element(By.ID, "chat-message-input")
+    assert message_box.get_property("value") == "typed while Redis was down"
+
+    time.sleep(3)  # a few attempts fail (each one closed with 4503) before Redis is back
+    private_redis.start()
+    wait(lambda: status().startswith("Connected"), "the page did not reconnect by itself")
+    assert send_button.is_enabled()
+
+    # Both ways again: from another member to the page, and from the page to that member.
+    asyncio.run(bob_says("after the restart"))
+    wait_until_log_contains(browser, "after the restart")
+
+    async def bob_hears_the_page() -> dict:
+        async with join(server, "phoenix") as bob:
+            send_button.click()  # the text kept from before
+            return await next_frame(bob)
+
+    assert asyncio.run(bob_hears_the_page()) == {"message": "typed while Redis was down"}
+    assert message_box.get_property("value") == ""
+    assert chat_log(browser).count("before the restart") == 1
+
+    opened = browser.execute_script("return window.socketsOpened;")
+    most_alive = browser.execute_script("return window.mostSocketsAlive;")
+    assert opened >= 3, f"expected failed attempts while Redis was down, saw {opened} sockets"
+    assert most_alive == 1, f"{most_alive} sockets were alive at once"
+    assert server.running
+
+
+def test_the_page_reconnects_after_the_server_restarts(start_server, socket_counting_tab):
+    browser = socket_counting_tab
+    server = start_server()
+    open_room(browser, server, "phoenix")
+    port = server.port
+    server.stop()
+    assert wait_until(
+        lambda: "Reconnecting in" in text_of(browser, "connection-status"), 10, interval=0.2
+    ), text_of(browser, "connection-status")
+    time.sleep(2)
+    server.start()  # the same port, so the page's own URL is right again
+    assert server.port == port
+    assert wait_until(
+        lambda: text_of(browser, "connection-status").startswith("Connected"),
+        RECONNECT_SECONDS,
+        interval=0.2,
+    ), text_of(browser, "connection-status")
+    post_message(browser, "back again")
+    wait_until_log_contains(browser, "back again")
+    assert browser.execute_script("return window.mostSocketsAlive;") == 1
+
+
+def test_killing_one_of_two_daphnes_leaves_the_other_chatting(start_server):
+    doomed = start_server(measure=False)  # killed below: coverage could not save its data
+    survivor = start_server()
+    # More messages than a member's mailbox holds (100): the dead process's members
+    # stay in the group until it expires, their mailboxes fill up, and group_send
+    # must keep delivering to the live ones.
+    messages = [f"still here {n}" for n in range(150)]
+
+    async def scenario():
+        async with (
+            join(doomed, "survivors") as doomed_member,
+            join(survivor, "survivors") as first,
+            join(survivor, "survivors") as second,
+        ):
+            await say(doomed_member, "across processes")
+            for socket in (first, second):
+                assert await next_frame(socket) == {"message": "across processes"}
+
+            doomed.process.kill()
+            doomed.process.wait(timeout=10)
+
+            for batch in range(0, len(messages), 50):  # 50 at a time: within capacity
+                for text in messages[batch : batch + 50]:
+                    await say(first, text)
+                for socket in (first, second):
+                    for text in messages[batch : batch + 50]:
+                        assert await next_frame(socket) == {"message": text}
+            async with join(survivor, "survivors") as newcomer:
+                await say(newcomer, "hello after the crash")
+                assert await next_frame(second) == {"message": "hello after the crash"}
+
+    asyncio.run(scenario())
+    assert survivor.running
+
+
+def test_sigterm_right_after_200_clients_leave_stops_the_server_within_10_s(start_server):
+    # A bound on shutdown is a correctness property (deploys and restarts wait for it),
+    # not a benchmark. A sync consumer's async_to_sync(group_discard) in disconnect
+    # has been seen to hang Daphne's shutdown exactly here.
+    server = start_server(measure=False)  # stopped by this test, not by the pool
+    clients = 200
+
+    async def scenario():
+        sockets = [await join(server, "exit") for _ in range(clients)]
+        await say(sockets[0], "everyone here")
+        for socket in sockets:
+            assert await next_frame(socket, timeout=30) == {"message": "everyone here"}
+        # All 200 leave at once: their disconnect handlers (group_discard) run now.
+        await asyncio.gather(*(socket.close() for socket in sockets))
+
+    asyncio.run(scenario())
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        server.process.wait(timeout=30)
+    except Exception:
+        pytest.fail(f"Daphne still ran 30 s after SIGTERM:\n{server.log_text()[-3000:]}")
+    took = time.monotonic() - started
+    print(f"Daphne exited {took:.2f} s after SIGTERM (exit code {server.process.returncode})")
+    assert took < 10, f"Daphne took {took:.1f} s to exit after SIGTERM"

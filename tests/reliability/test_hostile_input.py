@@ -1,0 +1,234 @@
+"""Hostile clients: bad frames, huge frames, broken UTF-8, a flood, odd room names,
+foreign pages, and HTML where text belongs. None of it may break other members.
+
+What each case gets (the contract; the README's "What this chat guarantees"):
+
+- a frame the chat refuses (step 05's rules, and a lone surrogate): an {"error": ...}
+  reply on that socket alone; nothing is broadcast; the socket stays open;
+- a frame over Daphne's 1 MiB limit, or a text frame that is not UTF-8: Daphne drops
+  that connection (the client sees 1006, no close frame); nobody else notices;
+- a flood: no rate limit, so every message is delivered or, once a mailbox is full
+  (capacity 100), dropped for that mailbox; never reordered, never duplicated;
+  the flooder stays connected and the others are still served;
+- a room name outside the rule: a 404 page that explains it, and a refused socket;
+- a socket from a page of another site, or with no Origin: refused (403).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.parse
+
+import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tests.acceptance.test_input_checks import BAD_FRAMES
+from tests.acceptance.test_websocket import http_status, room_page_url
+from tests.chat_client import join, next_frame, nothing_arrives, say
+from tests.pages import open_room, post_message, text_of, wait_until_log_contains
+
+pytestmark = pytest.mark.needs("reconnect")
+
+MEBIBYTE = 1024 * 1024
+
+# Step 05's bad frames, and what else a hostile client sends.
+HOSTILE_FRAMES = {
+    **BAD_FRAMES,
+    "message null": json.dumps({"message": None}),
+    "message a list": json.dumps({"message": ["hi"]}),
+    "lone surrogate": '{"message": "\\ud800"}',  # JSON may spell half a character
+    "JSON nested 100,000 deep": "[" * 100_000 + "]" * 100_000,
+    "a JSON string, not an object": json.dumps("hello"),
+    "just under 1 MiB of text": "x" * (MEBIBYTE - 1000),
+}
+
+
+async def closed_by_server(socket, timeout: float = 10.0) -> int:
+    """Wait until the server ends the connection; return the close code the client saw."""
+    try:
+        frame = await asyncio.wait_for(socket.recv(), timeout)
+    except ConnectionClosed:
+        return socket.close_code
+    raise AssertionError(f"expected the connection to end, received {frame!r}")
+
+
+async def room_still_works(server, room: str) -> None:
+    async with join(server, room) as first, join(server, room) as second:
+        await say(first, "the room still works")
+        assert await next_frame(second) == {"message": "the room still works"}
+
+
+def test_every_hostile_frame_is_answered_and_other_members_chat_on(server):
+    async def scenario():
+        async with (
+            join(server, "hostile") as attacker,
+            join(server, "hostile") as alice,
+            join(server, "hostile") as bob,
+        ):
+            for name, frame in HOSTILE_FRAMES.items():
+                await attacker.send(frame)
+                try:
+                    reply = await next_frame(attacker)
+                except ConnectionClosed as closed:
+                    raise AssertionError(
+                        f"{name}: the server closed the socket ({closed})"
+                    ) from None
+                assert set(reply) == {"error"} and reply["error"], f"{name}: {reply}"
+                # Members between the bad frames: they hear each other, and nothing else.
+                await say(alice, f"after {name}")
+                for socket in (alice, bob, attacker):
+                    assert await next_frame(socket) == {"message": f"after {name}"}, name
+            assert await nothing_arrives(bob, seconds=0.3)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    "send_it",
+    [
+        pytest.param(lambda ws: ws.send(json.dumps({"message": "x" * 2 * MEBIBYTE})), id="2MB"),
+        pytest.param(lambda ws: ws.send(b'{"message": "\xff\xfe"}', text=True), id="bad-UTF-8"),
+    ],
+)
+def test_a_frame_daphne_cannot_take_ends_only_that_connection(server, send_it):
+    # Daphne refuses frames over 1 MiB (websocket_max_message_size) and text that
+    # is not UTF-8 by dropping the TCP connection: the client sees 1006 and no reason.
+    async def scenario():
+        async with join(server, "big") as bystander:
+            async with join(server, "big") as attacker:
+                await send_it(attacker)
+                assert await closed_by_server(attacker) == 1006
+            assert await nothing_arrives(bystander, seconds=0.3)
+            await room_still_works(server, "big")
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.slow
+def test_a_flood_of_1000_messages_from_one_client_leaves_the_others_served(start_server):
+    server = start_server(measure=False)
+    flood = [f"flood {n}" for n in range(1000)]
+
+    async def scenario():
+        async with (
+            join(server, "flooded") as flooder,
+            join(server, "flooded") as alice,
+            join(server, "flooded") as bob,
+        ):
+            heard = {"alice": [], "bob": []}
+
+            async def listen(name, socket):
+                # Read until the flood is over: the last message, or 5 s of quiet.
+                while True:
+                    try:
+                        frame = await next_frame(socket, timeout=5)
+                    except AssertionError:
+                        return
+                    heard[name].append(frame["message"])
+                    if frame["message"] == flood[-1]:
+                        return
+
+            listeners = [asyncio.create_task(listen("alice", alice))]
+            listeners.append(asyncio.create_task(listen("bob", bob)))
+            for text in flood:  # as fast as the socket takes them, reading nothing
+                await say(flooder, text)
+            await asyncio.gather(*listeners)
+
+            # Still connected, and still heard.
+            await say(flooder, "flood over")
+            # The others are served: a message from alice reaches everyone.
+            await say(alice, "alice is fine")
+            for socket in (alice, bob):
+                texts = []
+                while "alice is fine" not in texts:
+                    texts.append((await next_frame(socket, timeout=10))["message"])
+            return heard
+
+    heard = asyncio.run(scenario())
+    for name, texts in heard.items():
+        numbers = [int(text.split()[1]) for text in texts]
+        # Delivered or dropped, never reordered or repeated.
+        assert numbers == sorted(set(numbers)), f"{name} heard the flood out of order"
+        print(f"{name} heard {len(numbers)} of {len(flood)} flood messages")
+    assert server.running
+
+
+# Room names that break the rule (chat/rooms.py), as a hostile link would spell them.
+HOSTILE_ROOM_PATHS = {
+    "unicode": urllib.parse.quote("café-聊天"),
+    "spaces": urllib.parse.quote("two words"),
+    "200 characters": "x" * 200,
+    "dot-dot-slash": "..",
+    "encoded slash": "%2F",
+    "encoded path climb": "..%2F..%2Fadmin",
+    "encoded script": urllib.parse.quote("</script>", safe=""),
+}
+
+
+@pytest.mark.parametrize("path", HOSTILE_ROOM_PATHS.values(), ids=HOSTILE_ROOM_PATHS.keys())
+def test_a_room_name_outside_the_rule_gets_an_explanation_and_no_socket(server, path):
+    status, page = http_status(f"{server.url}/chat/{path}/")
+    assert status == 404, status
+    assert "is not a room name" in page
+
+    async def socket_opens() -> bool:
+        try:
+            async with join(server, path):
+                return True
+        except InvalidStatus:
+            return False
+
+    assert not asyncio.run(socket_opens()), f"a socket opened for /ws/chat/{path}/"
+    asyncio.run(room_still_works(server, "lobby"))
+
+
+FOREIGN_ORIGINS = {
+    "another site": "http://evil.example",
+    "no Origin header": None,
+    "a file or sandboxed page": "null",
+    "a look-alike host": "http://127.0.0.1.evil.example",
+    "our host in the path": "http://evil.example/127.0.0.1",
+}
+
+
+@pytest.mark.parametrize("origin", FOREIGN_ORIGINS.values(), ids=FOREIGN_ORIGINS.keys())
+def test_a_socket_from_a_foreign_page_is_refused(server, origin):
+    async def scenario():
+        async with join(server, "lobby", origin=origin):
+            pass
+
+    with pytest.raises(InvalidStatus) as refused:
+        asyncio.run(scenario())
+    assert refused.value.response.status_code == 403
+
+
+def assert_no_dialog(browser, seconds: float = 1.0) -> None:
+    """Fail if an alert() dialog opens within `seconds` (an onerror needs a moment)."""
+    try:
+        WebDriverWait(browser, seconds).until(expected_conditions.alert_is_present())
+    except TimeoutException:
+        return
+    alert = browser.switch_to.alert
+    text = alert.text
+    alert.dismiss()
+    raise AssertionError(f"a dialog opened: {text!r}: the page ran the attacker's script")
+
+
+def test_html_in_a_message_and_in_a_room_name_is_shown_as_text(server, browser):
+    attack = "<img src=x onerror=alert(1)>"
+    open_room(browser, server, "xss")
+    post_message(browser, attack)
+    assert_no_dialog(browser)
+    wait_until_log_contains(browser, attack)  # shown as the text it is
+    assert browser.find_elements(By.CSS_SELECTOR, "img") == []
+
+    hostile = "</script><script>alert(2)</script>"
+    browser.get(room_page_url(server, hostile))
+    assert_no_dialog(browser)
+    assert hostile in text_of(browser, "room-name-error")
+    assert browser.find_elements(By.ID, "chat-log") == []  # the index page, not a room

@@ -1,0 +1,103 @@
+"""Load: idle sockets, a crowded room, many rooms at once. Counted, never timed.
+
+Messages are sent in rounds: every round stays below a member's mailbox capacity
+in Redis (channels_redis keeps at most 100 messages per channel). A client that
+blasts faster than the members read overflows it, and group_send then drops
+messages for that member by design (see test_hostile_input.py's flood test and
+the README's "What this chat guarantees").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from tests.chat_client import join, next_frame, nothing_arrives, say
+
+pytestmark = [pytest.mark.needs("reconnect"), pytest.mark.slow]
+
+
+async def join_all(stack: contextlib.AsyncExitStack, server, rooms: list[str]) -> list:
+    return [await stack.enter_async_context(join(server, room)) for room in rooms]
+
+
+def test_sockets_idle_for_60_seconds_stay_open_and_receive(server):
+    # redis-py 8 cut idle sockets off after about 5 s (PITFALLS 0); Daphne pings
+    # every 20 s and gives up after 30 s without an answer. 60 s covers both.
+    async def scenario():
+        async with contextlib.AsyncExitStack() as stack:
+            idle = await join_all(stack, server, ["idle-60"] * 3)
+            await asyncio.sleep(60)
+            talker = await stack.enter_async_context(join(server, "idle-60"))
+            await say(talker, "still there after a minute?")
+            for socket in [*idle, talker]:
+                assert await next_frame(socket) == {"message": "still there after a minute?"}
+            # And an idle socket can still talk.
+            await say(idle[0], "yes")
+            for socket in [*idle, talker]:
+                assert await next_frame(socket) == {"message": "yes"}
+
+    asyncio.run(scenario())
+
+
+def test_200_clients_in_one_room_get_all_200_messages_in_order_per_sender(start_server):
+    server = start_server(measure=False)  # a load test: coverage tracing would only slow it
+    clients, senders, rounds = 200, 40, 5  # 40 senders x 5 rounds = 200 messages
+    sent_by = {s: [f"{s}:{n}" for n in range(rounds)] for s in range(senders)}
+
+    async def scenario():
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = await join_all(stack, server, ["crowd-200"] * clients)
+            received = [[] for _ in sockets]
+
+            async def read_round(index, socket):
+                for _ in range(senders):
+                    received[index].append((await next_frame(socket, timeout=60))["message"])
+
+            for n in range(rounds):
+                await asyncio.gather(*(say(sockets[s], sent_by[s][n]) for s in sent_by))
+                await asyncio.gather(*(read_round(i, s) for i, s in enumerate(sockets)))
+            for socket in sockets:
+                assert await nothing_arrives(socket, seconds=0.05)  # nothing extra
+            return received
+
+    received = asyncio.run(scenario())
+    total = senders * rounds
+    for index, log in enumerate(received):
+        assert len(log) == total, f"client {index} got {len(log)} of {total} messages"
+        for sender, texts in sent_by.items():
+            from_sender = [text for text in log if text.startswith(f"{sender}:")]
+            assert from_sender == texts, f"client {index}: messages of {sender} lost or reordered"
+
+
+def test_20_rooms_of_10_clients_at_once_and_no_message_crosses_rooms(start_server):
+    server = start_server(measure=False)
+    rooms, per_room, rounds = 20, 10, 20
+    names = [f"room-{r}" for r in range(rooms) for _ in range(per_room)]
+    members = {name: [i for i, n in enumerate(names) if n == name] for name in set(names)}
+
+    async def scenario():
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = await join_all(stack, server, names)
+            logs = [[] for _ in sockets]
+
+            async def read_round(index):
+                logs[index].append((await next_frame(sockets[index], timeout=60))["message"])
+
+            # All rooms talk at once: each round, one member of every room speaks
+            # (20 messages in flight, within the capacity of 100), every client reads.
+            for n in range(rounds):
+                speakers = [members[name][n % per_room] for name in members]
+                await asyncio.gather(*(say(sockets[i], f"{names[i]}|{i}|{n}") for i in speakers))
+                await asyncio.gather(*(read_round(i) for i in range(len(sockets))))
+            for socket in sockets:
+                assert await nothing_arrives(socket, seconds=0.05)
+            return logs
+
+    logs = asyncio.run(scenario())
+    for index, (name, log) in enumerate(zip(names, logs, strict=True)):
+        assert {text.split("|")[0] for text in log} == {name}, f"client {index} heard another room"
+        expected = [f"{name}|{members[name][n % per_room]}|{n}" for n in range(rounds)]
+        assert log == expected, f"client {index} in {name}: lost or reordered messages"
