@@ -1,0 +1,150 @@
+"""`python -m workshop check STEP [PATH]`: passes on every reference step, and on a broken
+copy fails with the hint that names what is broken and how to fix it."""
+
+import re
+
+import pytest
+
+from tests.conftest import unavailable
+from tests.workshop_command import workshop
+from workshop.browser import chromium_paths
+from workshop.hints import by_key
+from workshop.manifest import get_step, load_steps
+from workshop.redis_server import find_redis_server
+from workshop.step_server import copy_project
+
+# A check starts Daphne, Redis and Chromium and runs a step's acceptance tests: minutes.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.browser, pytest.mark.redis]
+
+
+@pytest.fixture
+def prerequisites():
+    """check needs what the acceptance tests need; without it, its own tests would be skipped."""
+    if not find_redis_server():
+        unavailable("redis-server is not installed (sudo apt-get install redis-server)")
+    if None in chromium_paths():
+        unavailable("Chromium/ChromeDriver missing (sudo apt-get install chromium chromium-driver)")
+
+
+def check(*args: str):
+    return workshop("check", *args, timeout=850)
+
+
+def hints_shown(output: str) -> list[str]:
+    """The numbered items of "What to fix", each as one string (cause, seen, fix, tests)."""
+    items = re.split(r"\n  \d+\. ", output.split("What to fix", 1)[-1].split("Failed tests")[0])
+    return [" ".join(item.split()) for item in items[1:]]
+
+
+def failed_tests(output: str) -> list[str]:
+    section = output.split("\nFailed tests, with what went wrong:\n", 1)[-1]
+    return [line[8:] for line in section.splitlines() if line.startswith("  FAIL  ")]
+
+
+def broken_step3(tmp_path, file: str, old: str, new: str, regex: bool = False):
+    """A copy of step 03 with one mistake a student makes."""
+    copy = copy_project(get_step(3).path, tmp_path)
+    target = copy / file
+    text = target.read_text()
+    if regex:
+        text, count = re.subn(old, new, text, flags=re.DOTALL)
+    else:
+        text, count = text.replace(old, new), text.count(old)
+    assert count == 1, f"the mistake no longer applies to {file}: {old!r}"
+    target.write_text(text)
+    return copy
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", load_steps(), ids=[step.label for step in load_steps()])
+def test_check_passes_on_the_reference_step(step, prerequisites):
+    result = check(str(step.number))
+    assert result.returncode == 0, result.output
+    assert f"Step {step.number} is right: every test passes." in result.output
+    assert re.search(r"Result: (\d+) of \1 tests pass\.", result.output), result.output
+    assert "  FAIL" not in result.output and "  SKIP" not in result.output
+    # Progress while it ran: what it started, and each test as it finished.
+    assert "starting `python manage.py runserver`" in result.output
+    assert "  PASS  Index page renders" in result.output
+
+
+def assert_first_hint(output: str, key: str, *texts: str) -> str:
+    hint = by_key(key)
+    shown = hints_shown(output)
+    assert shown, f"no hints in:\n{output}"
+    assert f"[{hint.pitfall}]" in shown[0], f"expected the {key} hint first:\n{output}"
+    for text in texts:
+        assert text in shown[0], f"{text!r} not in the first hint:\n{shown[0]}"
+    return shown[0]
+
+
+@pytest.mark.slow
+def test_daphne_removed_from_installed_apps(tmp_path, prerequisites):
+    copy = broken_step3(tmp_path, "chatsite/settings.py", '    "daphne",\n', "")
+    result = check("3", str(copy))
+    assert result.returncode == 1, result.output
+    assert_first_hint(
+        result.output,
+        "runserver-not-asgi",
+        "Django's own WSGI server",
+        'put "daphne" first in INSTALLED_APPS',
+    )
+    assert "Runserver starts daphne" in failed_tests(result.output)
+    assert 'FAIL  INSTALLED_APPS has no "daphne"' in result.output  # the settings, up front
+
+
+@pytest.mark.slow
+def test_as_asgi_missing(tmp_path, prerequisites):
+    copy = broken_step3(
+        tmp_path, "chat/routing.py", "consumers.ChatConsumer.as_asgi()", "consumers.ChatConsumer"
+    )
+    result = check("3", str(copy))
+    assert result.returncode == 1, result.output
+    assert_first_hint(
+        result.output,
+        "as-asgi-missing",
+        "object ChatConsumer can't be used in 'await' expression",
+        "write consumers.ChatConsumer.as_asgi() in chat/routing.py",
+    )
+    assert "A message comes back over a real websocket" in failed_tests(result.output)
+
+
+@pytest.mark.slow
+def test_channel_layers_missing(tmp_path, prerequisites):
+    copy = broken_step3(
+        tmp_path, "chatsite/settings.py", r"\nCHANNEL_LAYERS = \{.*?\n\}\n", "\n", regex=True
+    )
+    result = check("3", str(copy))
+    assert result.returncode == 1, result.output
+    assert_first_hint(
+        result.output,
+        "no-channel-layer",
+        "'NoneType' object has no attribute 'group_add'",
+        "add the CHANNEL_LAYERS block of step 3",
+    )
+    assert "Two daphne processes share rooms through redis" in failed_tests(result.output)
+
+
+@pytest.mark.slow
+def test_wrong_type_in_group_send(tmp_path, prerequisites):
+    copy = broken_step3(
+        tmp_path, "chat/consumers.py", '"type": "chat.message"', '"type": "chat.typo"'
+    )
+    result = check("3", str(copy))
+    assert result.returncode == 1, result.output
+    assert_first_hint(
+        result.output,
+        "handler-type",
+        "No handler for message type chat.typo",
+        "chat_typo()",
+        '"chat.message" runs chat_message()',
+    )
+    assert "Members of a room see each other and other rooms see nothing" in failed_tests(
+        result.output
+    )
+
+
+def test_a_folder_that_is_not_a_project_is_refused(tmp_path):
+    result = check("3", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path} has no manage.py" in result.output
