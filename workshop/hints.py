@@ -141,6 +141,15 @@ HINTS: tuple[Hint, ...] = (
         example="ValueError: No route found for path 'ws/chat/two words/'.",
     ),
     Hint(
+        "group-name",
+        "PITFALLS 10",
+        (r"Group name must be a valid unicode string",),
+        "a group name was refused: only ASCII letters, digits, - _ . and fewer than 100 "
+        "characters are allowed (a room name with a space or an accent, or a username)",
+        "build group names from checked room names (chat/rooms.py), or from ids: user_{{pk}}",
+        example="TypeError: Group name must be a valid unicode string with length < 100",
+    ),
+    Hint(
         "origin-not-checked",
         "PITFALLS 6",
         (r"DID NOT RAISE <class 'websockets\.exceptions\.InvalidStatus'>",),
