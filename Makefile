@@ -2,8 +2,9 @@
 # Windows has no make: type the command after the colon instead.
 PYTHON ?= python3
 STEP ?=
+PROJECT ?=
 
-.PHONY: run test diff docs
+.PHONY: run test diff docs doctor check
 
 run:  ## serve a step (default: the last) at http://127.0.0.1:8000/chat/
 	$(PYTHON) -m workshop run $(STEP)
@@ -16,3 +17,9 @@ diff:  ## what changed between two steps: make diff FROM=2 TO=3
 
 docs:  ## regenerate the READMEs' generated sections
 	$(PYTHON) -m workshop docs
+
+doctor:  ## is this machine ready for a step? make doctor STEP=3 (PROJECT=path: your folder)
+	$(PYTHON) -m workshop doctor $(STEP) $(if $(PROJECT),--project "$(PROJECT)")
+
+check:  ## run a step's tests on your folder: make check STEP=3 PROJECT=path/to/your/folder
+	$(PYTHON) -m workshop check $(STEP) $(if $(PROJECT),"$(PROJECT)")
