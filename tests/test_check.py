@@ -148,3 +148,11 @@ def test_a_folder_that_is_not_a_project_is_refused(tmp_path):
     result = check("3", str(tmp_path))
     assert result.returncode == 2
     assert f"{tmp_path} has no manage.py" in result.output
+
+
+def test_without_redis_the_skips_are_summed_up_with_what_to_install():
+    # Locally a missing redis-server skips the tests that need it (CI=true would fail them).
+    result = workshop("check", "3", env={"REDIS_SERVER": "/nonexistent", "CI": ""}, timeout=300)
+    assert result.returncode == 3, result.output
+    assert "Skipped, so this check is not complete:" in result.output
+    assert re.search(r"\d+ test\(s\): redis-server was not found\. Install Redis", result.output)

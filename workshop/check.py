@@ -94,8 +94,7 @@ class Progress:
                 self.module = event["module"]
                 _say(f"\n  {self.module}")
             label = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}[event["outcome"]]
-            note = f"  [{event['crash']}]" if event["outcome"] == "skipped" else ""
-            _say(f"  {label:<5} {event['title']}{note}")
+            _say(f"  {label:<5} {event['title']}")
 
 
 def group_by_hint(failures: list[dict]) -> tuple[list[tuple[Found, list[dict]]], list[dict]]:
@@ -147,9 +146,13 @@ def report(results: list[dict], step: Step, log_path: pathlib.Path) -> int:
             _say(f"  FAIL  {failure['title']}")
             _say(f"        {_short(failure['crash'])}")
     if skipped:
-        _say("\nSkipped (so this check is not complete):")
+        _say("\nSkipped, so this check is not complete:")
+        reasons: dict[str, int] = {}
         for skip in skipped:
-            _say(f"  SKIP  {skip['title']}: {_short(skip['crash'], 300)}")
+            reason = skip["crash"].removeprefix("Skipped: ")
+            reasons[reason] = reasons.get(reason, 0) + 1
+        for reason, count in reasons.items():
+            _say(f"  {count} test(s): {reason}")
     if failures or skipped:
         _say(f"\nThe tests' full output: {log_path}")
         return 1 if failures else 3
