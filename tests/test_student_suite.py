@@ -28,13 +28,16 @@ def test_the_steps_own_suite_passes(step, tmp_path, redis_url):
     assert not (copy / "db.sqlite3").exists(), "the tests touched the development database"
 
 
-def test_the_bad_input_tests_fail_against_the_previous_steps_consumer(step, tmp_path):
-    previous = get_step(step.step.number - 1)
-    assert not previous.has("input-checks")
+def test_the_bad_input_tests_fail_against_a_consumer_without_input_checks(step, tmp_path):
+    # The last step before input checks arrived (step 04): its consumer must fail them.
+    earlier = [get_step(n) for n in range(1, step.step.number)]
+    previous = [s for s in earlier if s.has("groups") and not s.has("input-checks")][-1]
     copy = copy_project(step.source, tmp_path)
     consumer = (previous.path / "chat" / "consumers.py").read_text()
-    # The tests import the limit; the old consumer has none, so give it the same one.
-    (copy / "chat" / "consumers.py").write_text(consumer + "\nMAX_MESSAGE_LENGTH = 1000\n")
+    # The tests import the limit (and from step 06 the close code); the old consumer has
+    # neither, so give it the same ones.
+    constants = "\nMAX_MESSAGE_LENGTH = 1000\nLAYER_UNAVAILABLE = 4503\n"
+    (copy / "chat" / "consumers.py").write_text(consumer + constants)
     with pytest.raises(StepServerError) as failed:
         run_manage(
             copy, "test", "--noinput", "chat.tests.test_consumers", env=project_env(), timeout=300
