@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from tests.workshop_command import workshop
-from workshop.doctor import pin_mismatches
+from workshop.doctor import pin_mismatches, read_pins
 from workshop.manifest import get_step
 from workshop.ports import free_port
 from workshop.step_server import copy_project
@@ -266,3 +266,8 @@ def test_settings_that_do_not_import_are_shown_with_the_error(tmp_path):
     assert result.returncode == 1, result.output
     line = line_of(result.output, "FAIL", "cannot import chatsite/settings.py")
     assert "SyntaxError" in line
+
+
+def test_pins_are_read_with_extras_and_comments():
+    lines = ["uvicorn[standard]==0.54.0", "Django==5.2.19  # LTS", "# a comment", "redis<8"]
+    assert read_pins(lines) == {"uvicorn": "0.54.0", "Django": "5.2.19"}

@@ -68,7 +68,7 @@ def check_python() -> Result:
     )
 
 
-PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.-]*)\s*==\s*([^\s;#]+)")
+PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
 
 
 def read_pins(lines) -> dict[str, str]:
