@@ -53,7 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument("--rate", type=float, help="messages per second into the room (default 20)")
     parser.add_argument(
-        "--seconds", type=float, help="length of the paced phase per cell (default 6; quick 1)"
+        "--seconds", type=float, help="length of the paced phase per cell (default 6; quick 0.5)"
     )
     parser.add_argument(
         "--repeat",
