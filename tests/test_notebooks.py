@@ -146,11 +146,12 @@ def fresh_redis_url():
 # --- stored state -----------------------------------------------------------------------------
 
 
-def test_there_are_three_notebooks():
+def test_the_notebooks_are_all_there_in_order():
     assert [p.name for p in NOTEBOOKS] == [
         "01_channel_layer_basics.ipynb",
         "02_groups_and_fan_out.ipynb",
         "03_talk_to_a_live_chat.ipynb",
+        "04_benchmark.ipynb",
     ]
 
 
