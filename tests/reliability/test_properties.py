@@ -6,12 +6,14 @@ own, so that the step's Django settings never mix with this test session's.
 
 from __future__ import annotations
 
+import importlib.util
 import pathlib
 import subprocess
 import sys
 
 import pytest
 
+from tests.conftest import unavailable
 from workshop.step_server import copy_project, project_env
 
 pytestmark = pytest.mark.needs("reconnect")
@@ -21,6 +23,8 @@ MAX_EXAMPLES = 300  # about 15 s on a busy laptop; derandomized, so the same eve
 
 
 def test_the_consumer_answers_every_frame_and_broadcasts_only_valid_messages(step, tmp_path):
+    if importlib.util.find_spec("hypothesis") is None:
+        unavailable("hypothesis is not installed: pip install -e '.[dev]'")
     copy = copy_project(step.source, tmp_path)
     result = subprocess.run(
         [sys.executable, str(DRIVER), str(MAX_EXAMPLES)],
