@@ -120,7 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv[:1] == ["test"]:
+        # `test --durations=20 -k redis`: options pytest knows and we do not go to pytest.
+        args, unknown = parser.parse_known_args(argv)
+        args.pytest_args = [*unknown, *args.pytest_args]
+    else:
+        args = parser.parse_args(argv)
     try:
         return args.handler(args)
     except ManifestError as error:
