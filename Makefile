@@ -4,7 +4,7 @@ PYTHON ?= python3
 STEP ?=
 PROJECT ?=
 
-.PHONY: run test diff docs doctor check
+.PHONY: run test diff docs doctor check slides bench notebooks
 
 run:  ## serve a step (default: the last) at http://127.0.0.1:8000/chat/
 	$(PYTHON) -m workshop run $(STEP)
@@ -23,3 +23,12 @@ doctor:  ## is this machine ready for a step? make doctor STEP=3 (PROJECT=path: 
 
 check:  ## run a step's tests on your folder: make check STEP=3 PROJECT=path/to/your/folder
 	$(PYTHON) -m workshop check $(STEP) $(if $(PROJECT),"$(PROJECT)")
+
+slides:  ## build the deck into slides/_build/revealjs/index.html (opens from disk)
+	$(PYTHON) -m workshop slides
+
+bench:  ## measure sync vs async, layers and servers (add ARGS=--quick for a short run)
+	$(PYTHON) -m workshop bench $(ARGS)
+
+notebooks:  ## open the notebooks in JupyterLab
+	$(PYTHON) -m workshop notebooks

@@ -1,4 +1,4 @@
-"""The command line: python -m workshop {run,test,diff,docs,doctor,check}."""
+"""The command line: python -m workshop {run,test,diff,docs,doctor,check,slides,bench,notebooks}."""
 
 from __future__ import annotations
 
@@ -68,6 +68,15 @@ def _cmd_check(args) -> int:
     return run_check(get_step(args.step), args.path, full=args.full)
 
 
+def _cmd_notebooks(args) -> int:
+    import subprocess
+
+    from .manifest import REPO_ROOT
+
+    # Jupyter is installed into .venv with everything else; its kernel is this Python.
+    return subprocess.call([sys.executable, "-m", "jupyterlab", str(REPO_ROOT / "notebooks")])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m workshop",
@@ -116,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--full", action="store_true", help="also the slow tests (15 s idle socket, load test)"
     )
     check.set_defaults(handler=_cmd_check)
+
+    from .slides_command import register as register_slides
+
+    # python -m workshop slides [--open] [--pdf FILE]: build the deck (slides/README.md)
+    register_slides(commands)
+
+    from .bench.cli import add_parser as add_bench_parser
+
+    # python -m workshop bench [--quick]: fan-out latency and throughput per step
+    add_bench_parser(commands)
+
+    notebooks = commands.add_parser("notebooks", help="open the notebooks in JupyterLab")
+    notebooks.set_defaults(handler=_cmd_notebooks)
     return parser
 
 
