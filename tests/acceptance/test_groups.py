@@ -83,9 +83,10 @@ def test_two_daphne_processes_share_rooms_through_redis(server, start_server):
 def test_fifty_clients_a_hundred_messages_each_all_delivered_in_order(start_server):
     server = start_server(measure=False)  # a load test: coverage tracing would only slow it
     # Sent in rounds: every client sends one message, then all wait for that round.
-    # A room's members each have a queue of 100 messages in Redis (channels_redis'
-    # default capacity); a client that blasts faster than members read overflows it,
-    # and group_send then drops messages by design. Counted here, never timed.
+    # channels_redis keeps one queue in Redis per server process for the group
+    # messages of all its consumers, capped at 100 (the default capacity); clients that
+    # blast faster than the process reads overflow it, and group_send then drops
+    # messages by design. Counted here, never timed.
     clients, rounds = 50, 100
     sent_by = {client: [f"{client}:{n}" for n in range(rounds)] for client in range(clients)}
 
