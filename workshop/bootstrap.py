@@ -20,6 +20,11 @@ VENV_DIR = REPO_ROOT / ".venv"
 STAMP = VENV_DIR / ".workshop-installed"
 MINIMUM_PYTHON = (3, 11)
 
+# Commands that need only the chat's own packages. Everything else (test, check, slides,
+# bench, notebooks) also needs the dev extras: pytest, Jupyter, Sphinx, matplotlib... A
+# student who only runs the chat downloads a fraction of it, which counts on conference Wi-Fi.
+RUNTIME_COMMANDS = {"run", "diff", "docs", "doctor", "-h", "--help"}
+
 
 def venv_python() -> pathlib.Path:
     if os.name == "nt":
@@ -36,10 +41,35 @@ def _say(message: str) -> None:
     print(f"[workshop] {message}", flush=True)
 
 
-def _install(python: pathlib.Path) -> None:
-    _say("Installing the pinned packages (Django, Channels, Daphne, ...): about a minute...")
+def _wanted_level(argv: list[str]) -> str:
+    """'runtime' for commands that only serve or inspect the steps, else 'dev'."""
+    return "runtime" if not argv or argv[0] in RUNTIME_COMMANDS else "dev"
+
+
+def _installed_level() -> str | None:
+    """What the stamp says was installed for the current pins, or None."""
+    if not STAMP.is_file():
+        return None
+    fingerprint, _, level = STAMP.read_text().partition(" ")
+    return level if fingerprint == _fingerprint() else None
+
+
+def _satisfied(wanted: str) -> bool:
+    return _installed_level() in ({"dev"} if wanted == "dev" else {"runtime", "dev"})
+
+
+def _install(python: pathlib.Path, level: str) -> None:
+    if level == "dev":
+        _say(
+            "Installing the pinned packages and the tools for tests, notebooks and slides: "
+            "a few minutes..."
+        )
+        target = f"{REPO_ROOT}[dev]"
+    else:
+        _say("Installing the pinned packages (Django, Channels, Daphne, ...): about a minute...")
+        target = str(REPO_ROOT)
     command = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
-    steps = [command + ["--upgrade", "pip"], command + ["-e", f"{REPO_ROOT}[dev]"]]
+    steps = [command + ["--quiet", "--upgrade", "pip"], command + ["-e", target]]
     for step in steps:
         if subprocess.call(step, cwd=REPO_ROOT) != 0:
             sys.exit(
@@ -47,7 +77,7 @@ def _install(python: pathlib.Path) -> None:
                 "Check your network, then run the same command again; it picks up where it "
                 f"stopped. To start over, delete the folder {VENV_DIR}."
             )
-    STAMP.write_text(_fingerprint())
+    STAMP.write_text(f"{_fingerprint()} {level}")
     _say("Packages installed.")
 
 
@@ -62,14 +92,15 @@ def ensure_environment(argv: list[str]) -> None:
     if os.environ.get("WORKSHOP_NO_VENV") == "1":
         return
     inside = pathlib.Path(sys.prefix).resolve() == VENV_DIR.resolve()
-    up_to_date = STAMP.is_file() and STAMP.read_text() == _fingerprint()
+    wanted = _wanted_level(argv)
+    up_to_date = _satisfied(wanted)
     if inside and up_to_date:
         return
     if not venv_python().exists():
         _say(f"Creating the virtual environment {VENV_DIR} ...")
         venv.EnvBuilder(with_pip=True).create(VENV_DIR)
     if not up_to_date:
-        _install(venv_python())
+        _install(venv_python(), wanted)
     if inside:
         return
     completed = subprocess.run([str(venv_python()), "-m", "workshop", *argv], cwd=os.getcwd())
