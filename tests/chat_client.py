@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 from websockets.asyncio.client import connect
@@ -40,3 +41,38 @@ async def nothing_arrives(socket, seconds: float = 0.5) -> bool:
     except TimeoutError:
         return True
     raise AssertionError(f"expected silence, received {frame!r}")
+
+
+async def chat_in_rounds(server, room: str, clients: int, senders: int, rounds: int):
+    """`clients` sockets join one room; in each round, each of the first `senders` sends one
+    message, then everyone reads that round's messages before the next round starts.
+
+    Rounds keep every member's mailbox below channels_redis' capacity (100 messages per
+    server process): a client that blasts faster than members read overflows it, and
+    group_send then drops by design. Returns (what each sender sent, what each socket got).
+    """
+    sent_by = {sender: [f"{sender}:{n}" for n in range(rounds)] for sender in range(senders)}
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(join(server, room)) for _ in range(clients)]
+        received = [[] for _ in sockets]
+
+        async def read_round(index, socket):
+            for _ in range(senders):
+                received[index].append((await next_frame(socket, timeout=60))["message"])
+
+        for n in range(rounds):
+            await asyncio.gather(*(say(sockets[s], texts[n]) for s, texts in sent_by.items()))
+            await asyncio.gather(*(read_round(i, s) for i, s in enumerate(sockets)))
+        for socket in sockets:
+            assert await nothing_arrives(socket, seconds=0.1)  # nothing extra
+    return sent_by, received
+
+
+def assert_all_delivered_in_order(sent_by: dict, received: list[list[str]]) -> None:
+    """Every socket got every message, and each sender's messages in the order sent."""
+    total = sum(len(texts) for texts in sent_by.values())
+    for index, log in enumerate(received):
+        assert len(log) == total, f"client {index} got {len(log)} of {total} messages"
+        for sender, texts in sent_by.items():
+            from_sender = [text for text in log if text.startswith(f"{sender}:")]
+            assert from_sender == texts, f"client {index}: messages of {sender} lost or reordered"

@@ -1,11 +1,17 @@
 """From step 03: rooms are channel-layer groups in Redis, shared across processes."""
 
 import asyncio
-import contextlib
 
 import pytest
 
-from tests.chat_client import join, next_frame, nothing_arrives, say
+from tests.chat_client import (
+    assert_all_delivered_in_order,
+    chat_in_rounds,
+    join,
+    next_frame,
+    nothing_arrives,
+    say,
+)
 from tests.pages import open_room, open_room_in_new_window, post_message, wait_until_log_contains
 
 pytestmark = pytest.mark.needs("groups")
@@ -82,34 +88,9 @@ def test_two_daphne_processes_share_rooms_through_redis(server, start_server):
 @pytest.mark.slow
 def test_fifty_clients_a_hundred_messages_each_all_delivered_in_order(start_server):
     server = start_server(measure=False)  # a load test: coverage tracing would only slow it
-    # Sent in rounds: every client sends one message, then all wait for that round.
-    # channels_redis keeps one queue in Redis per server process for the group
-    # messages of all its consumers, capped at 100 (the default capacity); clients that
-    # blast faster than the process reads overflow it, and group_send then drops
-    # messages by design. Counted here, never timed.
-    clients, rounds = 50, 100
-    sent_by = {client: [f"{client}:{n}" for n in range(rounds)] for client in range(clients)}
-
-    async def scenario():
-        async with contextlib.AsyncExitStack() as stack:
-            sockets = [await stack.enter_async_context(join(server, "crowd")) for _ in sent_by]
-            received = [[] for _ in sockets]
-
-            async def read_round(index, socket):
-                for _ in range(clients):
-                    received[index].append((await next_frame(socket, timeout=60))["message"])
-
-            for n in range(rounds):
-                await asyncio.gather(*(say(s, sent_by[c][n]) for c, s in enumerate(sockets)))
-                await asyncio.gather(*(read_round(i, s) for i, s in enumerate(sockets)))
-            for socket in sockets:
-                assert await nothing_arrives(socket, seconds=0.1)  # nothing extra
-            return received
-
-    received = asyncio.run(scenario())
-    total = clients * rounds
-    for index, log in enumerate(received):
-        assert len(log) == total, f"client {index} got {len(log)} of {total} messages"
-        for client, texts in sent_by.items():
-            from_client = [text for text in log if text.startswith(f"{client}:")]
-            assert from_client == texts, f"client {index}: messages of {client} lost or reordered"
+    # Every client sends 100 messages, in rounds (see chat_in_rounds): 250,000 deliveries,
+    # each one counted, never timed.
+    sent_by, received = asyncio.run(
+        chat_in_rounds(server, "crowd", clients=50, senders=50, rounds=100)
+    )
+    assert_all_delivered_in_order(sent_by, received)

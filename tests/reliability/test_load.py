@@ -14,7 +14,14 @@ import contextlib
 
 import pytest
 
-from tests.chat_client import join, next_frame, nothing_arrives, say
+from tests.chat_client import (
+    assert_all_delivered_in_order,
+    chat_in_rounds,
+    join,
+    next_frame,
+    nothing_arrives,
+    say,
+)
 
 pytestmark = [pytest.mark.needs("reconnect"), pytest.mark.slow]
 
@@ -44,32 +51,11 @@ def test_sockets_idle_for_60_seconds_stay_open_and_receive(server):
 
 def test_200_clients_in_one_room_get_all_200_messages_in_order_per_sender(start_server):
     server = start_server(measure=False)  # a load test: coverage tracing would only slow it
-    clients, senders, rounds = 200, 40, 5  # 40 senders x 5 rounds = 200 messages
-    sent_by = {s: [f"{s}:{n}" for n in range(rounds)] for s in range(senders)}
-
-    async def scenario():
-        async with contextlib.AsyncExitStack() as stack:
-            sockets = await join_all(stack, server, ["crowd-200"] * clients)
-            received = [[] for _ in sockets]
-
-            async def read_round(index, socket):
-                for _ in range(senders):
-                    received[index].append((await next_frame(socket, timeout=60))["message"])
-
-            for n in range(rounds):
-                await asyncio.gather(*(say(sockets[s], sent_by[s][n]) for s in sent_by))
-                await asyncio.gather(*(read_round(i, s) for i, s in enumerate(sockets)))
-            for socket in sockets:
-                assert await nothing_arrives(socket, seconds=0.05)  # nothing extra
-            return received
-
-    received = asyncio.run(scenario())
-    total = senders * rounds
-    for index, log in enumerate(received):
-        assert len(log) == total, f"client {index} got {len(log)} of {total} messages"
-        for sender, texts in sent_by.items():
-            from_sender = [text for text in log if text.startswith(f"{sender}:")]
-            assert from_sender == texts, f"client {index}: messages of {sender} lost or reordered"
+    # 40 senders x 5 rounds = 200 messages, each to all 200 clients: 40,000 deliveries.
+    sent_by, received = asyncio.run(
+        chat_in_rounds(server, "crowd-200", clients=200, senders=40, rounds=5)
+    )
+    assert_all_delivered_in_order(sent_by, received)
 
 
 def test_20_rooms_of_10_clients_at_once_and_no_message_crosses_rooms(start_server):
