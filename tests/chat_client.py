@@ -7,6 +7,7 @@ import contextlib
 import json
 
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from workshop.step_server import StepServer
 
@@ -76,3 +77,17 @@ def assert_all_delivered_in_order(sent_by: dict, received: list[list[str]]) -> N
         for sender, texts in sent_by.items():
             from_sender = [text for text in log if text.startswith(f"{sender}:")]
             assert from_sender == texts, f"client {index}: messages of {sender} lost or reordered"
+
+
+def handshake_refusal(server, room: str, origin: str | None) -> int | None:
+    """The HTTP status a refused WebSocket handshake got, or None if the socket opened."""
+
+    async def attempt():
+        async with join(server, room, origin=origin):
+            pass
+
+    try:
+        asyncio.run(attempt())
+    except InvalidStatus as refused:
+        return refused.response.status_code
+    return None

@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.acceptance.test_input_checks import BAD_FRAMES
 from tests.acceptance.test_websocket import http_status, room_page_url
-from tests.chat_client import join, next_frame, nothing_arrives, say
+from tests.chat_client import handshake_refusal, join, next_frame, nothing_arrives, say
 from tests.pages import open_room, post_message, text_of, wait_until_log_contains
 
 pytestmark = pytest.mark.needs("reconnect")
@@ -201,13 +201,7 @@ FOREIGN_ORIGINS = {
 
 @pytest.mark.parametrize("origin", FOREIGN_ORIGINS.values(), ids=FOREIGN_ORIGINS.keys())
 def test_a_socket_from_a_foreign_page_is_refused(server, origin):
-    async def scenario():
-        async with join(server, "lobby", origin=origin):
-            pass
-
-    with pytest.raises(InvalidStatus) as refused:
-        asyncio.run(scenario())
-    assert refused.value.response.status_code == 403
+    assert handshake_refusal(server, "lobby", origin=origin) == 403
 
 
 def assert_no_dialog(browser, seconds: float = 1.0) -> None:
