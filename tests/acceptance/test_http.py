@@ -62,8 +62,7 @@ def test_the_page_checks_names_with_the_servers_rule(server, browser):
     name_input = browser.find_element(By.ID, "room-name-input")
     for name, allowed in ROOM_NAMES:
         verdict = browser.execute_script(
-            "const input = arguments[0]; input.value = arguments[1];"
-            "return input.checkValidity();",
+            "const input = arguments[0]; input.value = arguments[1];return input.checkValidity();",
             name_input,
             name,
         )
