@@ -129,7 +129,7 @@ def report(results: list[dict], step: Step, log_path: pathlib.Path) -> int:
     )
     if failures:
         groups, unexplained = group_by_hint(failures)
-        _say("\nWhat to fix (the likely causes; README.md > Troubleshooting has them all):")
+        _say("\nWhat to fix (the likely causes; docs/troubleshooting.md has them all):")
         for number, (found, explained) in enumerate(groups, start=1):
             _say(f"\n  {number}. {found.cause} [{found.hint.pitfall}]")
             _say(f"     seen: {_short(found.seen)}")
