@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import pathlib
 import re
 import urllib.parse
@@ -123,3 +124,35 @@ def test_github_slugs():
         "routing-chatroutingpy-and-as_asgi"
     )
     assert github_slug("1. Two servers, one chat") == "1-two-servers-one-chat"
+
+
+# Documents kept for the people who build the workshop, outside the repository. A student
+# only ever has the repository, so nothing in it may cite them (the word is split so that
+# this file does not cite them either).
+OUTSIDE_REFERENCES = re.compile("PIT" + "FALLS|" + r"\.\./shared/|/work/" + "shared")
+NOT_THE_REPOSITORY = {".git", ".venv", "_build", "build", "bench-results", "__pycache__"}
+
+
+def repository_text_files():
+    for folder, subfolders, files in os.walk(REPO_ROOT):
+        # Prune what is not the repository (a virtual environment, builds, caches) unread.
+        subfolders[:] = [
+            name
+            for name in subfolders
+            if name not in NOT_THE_REPOSITORY and not name.endswith((".egg-info", "_cache"))
+        ]
+        for name in files:
+            path = pathlib.Path(folder, name)
+            try:
+                yield path.relative_to(REPO_ROOT), path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue  # images and other binary files
+
+
+def test_nothing_points_outside_the_repository():
+    citing = [
+        f"{relative}:{text.count(chr(10), 0, match.start()) + 1}: {match.group()}"
+        for relative, text in repository_text_files()
+        for match in OUTSIDE_REFERENCES.finditer(text)
+    ]
+    assert not citing, "these cite documents a student does not have:\n" + "\n".join(citing)

@@ -489,7 +489,7 @@ def test_commands_on_the_slides_exist():
 
 
 def test_redis_py_pin_is_below_8_wherever_channels_redis_is():
-    # The step 3 slide says requirements.txt pins redis-py below 8 (PITFALLS 0).
+    # The step 3 slide says requirements.txt pins redis-py below 8 (channels_redis#422).
     for step in load_steps():
         requirements = (step.path / "requirements.txt").read_text()
         if "channels-redis" not in requirements:
