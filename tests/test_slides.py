@@ -174,7 +174,8 @@ def exercise_written_on_a_slide(root: pathlib.Path) -> str:
 def exercise_without_solution(root: pathlib.Path) -> str:
     readme = root / "step02_echo_consumer" / "README.md"
     text = readme.read_text()
-    readme.write_text(re.sub(r"<details>.*?</details>", "", text, count=1, flags=re.DOTALL))
+    solution = re.compile(r"<details><summary>Solution</summary>.*?</details>", re.DOTALL)
+    readme.write_text(solution.sub("", text, count=1))
     return "step02_echo_consumer/README.md"
 
 
