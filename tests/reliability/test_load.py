@@ -4,7 +4,7 @@ Messages are sent in rounds (tests/chat_client.py's chat_in_rounds): every round
 stays below the mailbox capacity in Redis (channels_redis keeps at most 100 group
 messages per server process). A client that blasts faster than the members read
 overflows it, and group_send then drops messages by design (see
-test_hostile_input.py's flood test and the README's "What this chat guarantees").
+test_hostile_input.py's flood test and docs/guarantees.md).
 """
 
 from __future__ import annotations
