@@ -10,26 +10,26 @@ from .manifest import ManifestError, get_step, load_steps
 
 
 def _cmd_run(args) -> int:
-    from .serve import serve
+    from .commands.run import serve
 
     step = get_step(args.step) if args.step else load_steps()[-1]
     return serve(step, port=args.port)
 
 
 def _cmd_test(args) -> int:
-    from .suite import run_suite
+    from .commands.test import run_suite
 
     return run_suite(args.pytest_args, workers=args.workers)
 
 
 def _cmd_diff(args) -> int:
-    from .diff_command import show_diff
+    from .commands.diff import show_diff
 
     return show_diff(get_step(args.from_step), get_step(args.to_step), html=args.html)
 
 
 def _cmd_docs(args) -> int:
-    from .docs import generated_readmes, write_readmes
+    from .commands.docs import generated_readmes, write_readmes
 
     if args.check:
         stale = [p for p, text in generated_readmes().items() if p.read_text() != text]
@@ -54,7 +54,7 @@ def _step_for(step_arg: str | None, project: str | None):
 
 
 def _cmd_doctor(args) -> int:
-    from .doctor import run_doctor
+    from .commands.doctor import run_doctor
 
     step = _step_for(args.step, args.project)
     return run_doctor(
@@ -63,7 +63,7 @@ def _cmd_doctor(args) -> int:
 
 
 def _cmd_check(args) -> int:
-    from .check import run_check
+    from .commands.check import run_check
 
     return run_check(get_step(args.step), args.path, full=args.full)
 
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=_cmd_check)
 
-    from .slides_command import register as register_slides
+    from .commands.slides import register as register_slides
 
     # python -m workshop slides [--open] [--pdf FILE]: build the deck (slides/README.md)
     register_slides(commands)

@@ -20,15 +20,15 @@ import tomllib
 import urllib.parse
 from importlib import metadata
 
-from .browser import INSTALL_HINT as BROWSER_HINT
-from .browser import chromium_paths
-from .manifest import REPO_ROOT, Step, load_steps
-from .ports import port_is_free
+from ..browser import INSTALL_HINT as BROWSER_HINT
+from ..browser import chromium_paths
+from ..manifest import REPO_ROOT, Step, load_steps
+from ..ports import port_is_free
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 MINIMUM_PYTHON = (3, 11)
 MINIMUM_REDIS = (5, 0)
-PROBE_SCRIPT = pathlib.Path(__file__).resolve().parent / "project_probe.py"
+PROBE_SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "project_probe.py"
 
 START_REDIS = (
     "start Redis (Debian/Ubuntu: `sudo systemctl start redis-server`; macOS: "

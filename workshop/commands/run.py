@@ -9,13 +9,13 @@ import subprocess
 import sys
 import tempfile
 
-from .manifest import Step
-from .ports import port_is_free
-from .redis_server import INSTALL_HINT, RedisServer, RedisUnavailable, find_redis_server, ping
-from .step_server import StepServerError, project_env, run_manage
+from ..manifest import Step
+from ..ports import port_is_free
+from ..redis_server import INSTALL_HINT, RedisServer, RedisUnavailable, find_redis_server, ping
+from ..step_server import StepServerError, project_env, run_manage
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent / "overrides"
+OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent.parent / "overrides"
 
 
 def _say(message: str) -> None:
