@@ -193,7 +193,7 @@ def check_browser(needed: bool) -> Result:
             "must match",
             "install the ChromeDriver of your browser's version (Debian/Ubuntu: "
             "`sudo apt-get install chromium chromium-driver` keeps them together), or set "
-            "CHROMIUM_PATH and CHROMEDRIVER_PATH to a matching pair",
+            "CHROME_BINARY and CHROMEDRIVER_PATH to a matching pair",
         )
     return Result("ok", f"Chromium {browser_major} and ChromeDriver {driver_major} ({driver})")
 
