@@ -145,7 +145,7 @@ def test_a_good_set_up_passes(redis_server):
     )
     for text in (
         "Python 3.",
-        "packages: the",
+        "packages of step03_channel_layer/requirements.txt: the",
         '"daphne" comes before',
         "ASGI_APPLICATION",
         "CHANNEL_LAYERS",
