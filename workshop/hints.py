@@ -290,7 +290,7 @@ HINTS: tuple[Hint, ...] = (
         "to download a driver",
         "Selenium cannot find Chromium or ChromeDriver",
         "install them (Debian/Ubuntu `sudo apt-get install chromium chromium-driver`; "
-        "elsewhere a ChromeDriver of your browser's major version) or set `CHROMIUM_PATH` and "
+        "elsewhere a ChromeDriver of your browser's major version) or set `CHROME_BINARY` and "
         "`CHROMEDRIVER_PATH`; `python3 -m workshop doctor --tests` checks both",
         patterns=(r"Unable to obtain driver", r"(Chromium|ChromeDriver) was not found"),
         example="NoSuchDriverException: Message: Unable to obtain driver for chrome",
