@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from tests.workshop_command import workshop
-from workshop.doctor import pin_mismatches, read_pins
+from workshop.commands.doctor import pin_mismatches, read_pins
 from workshop.manifest import get_step
 from workshop.ports import free_port
 from workshop.step_server import copy_project

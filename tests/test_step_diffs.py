@@ -5,7 +5,7 @@ import re
 import pytest
 
 from workshop.diffing import step_changes
-from workshop.docs import BEGIN, END, generated_readmes
+from workshop.commands.docs import BEGIN, END, generated_readmes
 from workshop.manifest import load_steps
 
 STEPS = load_steps()

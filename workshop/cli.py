@@ -1,4 +1,4 @@
-"""The command line: python -m workshop {run,test,diff,docs,doctor,check,slides,bench,notebooks}."""
+"""The command line: python -m workshop COMMAND (run, test, diff, docs, doctor, check, ...)."""
 
 from __future__ import annotations
 
@@ -10,26 +10,26 @@ from .manifest import ManifestError, get_step, load_steps
 
 
 def _cmd_run(args) -> int:
-    from .serve import serve
+    from .commands.run import serve
 
     step = get_step(args.step) if args.step else load_steps()[-1]
     return serve(step, port=args.port)
 
 
 def _cmd_test(args) -> int:
-    from .suite import run_suite
+    from .commands.test import run_suite
 
     return run_suite(args.pytest_args, workers=args.workers)
 
 
 def _cmd_diff(args) -> int:
-    from .diff_command import show_diff
+    from .commands.diff import show_diff
 
     return show_diff(get_step(args.from_step), get_step(args.to_step), html=args.html)
 
 
 def _cmd_docs(args) -> int:
-    from .docs import generated_readmes, write_readmes
+    from .commands.docs import generated_readmes, write_readmes
 
     if args.check:
         stale = [p for p, text in generated_readmes().items() if p.read_text() != text]
@@ -53,8 +53,14 @@ def _step_for(step_arg: str | None, project: str | None):
     return load_steps()[-1]
 
 
+def _cmd_lock(args) -> int:
+    from .commands.lock import write_lock
+
+    return write_lock()
+
+
 def _cmd_doctor(args) -> int:
-    from .doctor import run_doctor
+    from .commands.doctor import run_doctor
 
     step = _step_for(args.step, args.project)
     return run_doctor(
@@ -63,7 +69,7 @@ def _cmd_doctor(args) -> int:
 
 
 def _cmd_check(args) -> int:
-    from .check import run_check
+    from .commands.check import run_check
 
     return run_check(get_step(args.step), args.path, full=args.full)
 
@@ -126,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=_cmd_check)
 
-    from .slides_command import register as register_slides
+    from .commands.slides import register as register_slides
 
     # python -m workshop slides [--open] [--pdf FILE]: build the deck (slides/README.md)
     register_slides(commands)
@@ -135,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     # python -m workshop bench [--quick]: fan-out latency and throughput per step
     add_bench_parser(commands)
+
+    lock = commands.add_parser(
+        "lock", help="write constraints.txt: every package at one version (maintainers)"
+    )
+    lock.set_defaults(handler=_cmd_lock)
 
     notebooks = commands.add_parser("notebooks", help="open the notebooks in JupyterLab")
     notebooks.set_defaults(handler=_cmd_notebooks)

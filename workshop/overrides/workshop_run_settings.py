@@ -1,7 +1,7 @@
 """Settings `python -m workshop run` serves a step with: the step's own, plus two changes.
 
 The step folders stay exactly as a student types them; what only the tooling
-needs lives here. This module is put on PYTHONPATH by workshop/serve.py.
+needs lives here. This module is put on PYTHONPATH by workshop/commands/run.py.
 """
 
 import os

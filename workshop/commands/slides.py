@@ -12,7 +12,7 @@ import subprocess
 import sys
 import webbrowser
 
-from .manifest import REPO_ROOT
+from ..manifest import REPO_ROOT
 
 SLIDES_DIR = REPO_ROOT / "slides"
 BUILD_DIR = SLIDES_DIR / "_build"
@@ -35,7 +35,7 @@ def write_pdf(index: pathlib.Path, pdf: pathlib.Path) -> None:
     """Print the deck to PDF with headless Chromium, through reveal.js's print view."""
     from selenium.webdriver.support.wait import WebDriverWait
 
-    from .browser import start_chromium
+    from ..browser import start_chromium
 
     driver = start_chromium()
     try:
@@ -69,7 +69,7 @@ def build_deck(open_browser: bool = False, pdf: str | None = None) -> int:
     _say(f"The deck: {INDEX.as_uri()}")
     _say("Present: open it in a browser; S opens the speaker view with the notes and timer.")
     if pdf:
-        from .browser import BrowserUnavailable
+        from ..browser import BrowserUnavailable
 
         target = pathlib.Path(pdf).resolve()
         try:

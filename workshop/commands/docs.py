@@ -11,8 +11,8 @@ from __future__ import annotations
 import pathlib
 import re
 
-from .diffing import step_changes, unified_diff
-from .manifest import REPO_ROOT, Step, load_steps
+from ..diffing import step_changes, unified_diff
+from ..manifest import REPO_ROOT, Step, load_steps
 
 BEGIN = "<!-- begin generated: {name} (python -m workshop docs) -->"
 END = "<!-- end generated: {name} -->"

@@ -7,8 +7,8 @@ import os
 import pathlib
 import sys
 
-from .diffing import changed_files, project_files, unified_diff
-from .manifest import Step
+from ..diffing import changed_files, project_files, unified_diff
+from ..manifest import Step
 
 _COLOURS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m"}
 _RESET = "\033[0m"

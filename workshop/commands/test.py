@@ -7,12 +7,12 @@ import subprocess
 import sys
 import time
 
-from . import coverage_report
-from .browser import INSTALL_HINT as BROWSER_HINT
-from .browser import chromium_paths
-from .manifest import REPO_ROOT
-from .redis_server import INSTALL_HINT as REDIS_HINT
-from .redis_server import find_redis_server
+from .. import coverage_report
+from ..browser import INSTALL_HINT as BROWSER_HINT
+from ..browser import chromium_paths
+from ..manifest import REPO_ROOT
+from ..redis_server import INSTALL_HINT as REDIS_HINT
+from ..redis_server import find_redis_server
 
 
 def _say(message: str) -> None:
