@@ -23,7 +23,7 @@ import subprocess
 import pytest
 
 from workshop.diffing import changed_files
-from workshop.docs import BEGIN, END
+from workshop.commands.docs import BEGIN, END
 from workshop.manifest import load_steps
 from workshop.step_server import copy_project, project_env, run_manage
 
