@@ -22,8 +22,8 @@ import subprocess
 
 import pytest
 
-from workshop.diffing import changed_files
 from workshop.commands.docs import BEGIN, END
+from workshop.diffing import changed_files
 from workshop.manifest import load_steps
 from workshop.step_server import copy_project, project_env, run_manage
 

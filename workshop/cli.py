@@ -25,7 +25,9 @@ def _cmd_test(args) -> int:
 def _cmd_diff(args) -> int:
     from .commands.diff import show_diff
 
-    return show_diff(get_step(args.from_step), get_step(args.to_step), html=args.html)
+    return show_diff(
+        get_step(args.from_step), get_step(args.to_step), html=args.html, with_readme=args.readme
+    )
 
 
 def _cmd_docs(args) -> int:
@@ -104,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("from_step")
     diff.add_argument("to_step")
     diff.add_argument("--html", metavar="FILE", help="also write a side-by-side HTML view")
+    diff.add_argument(
+        "--readme", action="store_true", help="show README.md's changes too (after the code)"
+    )
     diff.set_defaults(handler=_cmd_diff)
 
     docs = commands.add_parser("docs", help="regenerate the READMEs' generated sections")
