@@ -67,17 +67,27 @@ def _wanted_level(argv: list[str]) -> str:
     return "maintainer" if argv[0] in MAINTAINER_COMMANDS else "dev"
 
 
-def _installed_level() -> str | None:
-    """What the stamp says was installed for the current pins, or None."""
+def _stamp() -> tuple[str, str]:
+    """(fingerprint, level) of the last install, or empty strings."""
     if not STAMP.is_file():
-        return None
+        return "", ""
     fingerprint, _, level = STAMP.read_text().partition(" ")
-    return level if fingerprint == _fingerprint() and level in LEVELS else None
+    return fingerprint, level if level in LEVELS else ""
 
 
 def _satisfied(wanted: str) -> bool:
-    installed = _installed_level()
-    return installed is not None and LEVELS.index(installed) >= LEVELS.index(wanted)
+    fingerprint, level = _stamp()
+    return (
+        fingerprint == _fingerprint()
+        and bool(level)
+        and LEVELS.index(level) >= LEVELS.index(wanted)
+    )
+
+
+def _level_to_install(wanted: str) -> str:
+    """What the command wants, or more if more was installed before (pins changed since)."""
+    _, level = _stamp()
+    return max(wanted, level or wanted, key=LEVELS.index)
 
 
 def _show_progress(message: str) -> None:
@@ -86,7 +96,7 @@ def _show_progress(message: str) -> None:
         print(f"\r[workshop] {message}\033[K", end="", flush=True)
 
 
-def _pip_install(python: pathlib.Path, arguments: list[str], phase: str) -> None:
+def _pip_install(python: pathlib.Path, arguments: list[str]) -> None:
     """Run pip with its output in PIP_LOG and one progress line; exit with the log on failure."""
     command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", *arguments]
     started = time.monotonic()
@@ -109,9 +119,9 @@ def _pip_install(python: pathlib.Path, arguments: list[str], phase: str) -> None
             last_lines.append(line.rstrip())
             if line.startswith("Collecting ") or line.startswith("Obtaining "):
                 collected += 1
-                _show_progress(f"{phase} {collected} packages resolved...")
+                _show_progress(f"Installing: {collected} packages resolved...")
             elif line.startswith("Installing collected packages"):
-                _show_progress(f"{phase} unpacking {collected} packages...")
+                _show_progress(f"Installing: unpacking {collected} packages...")
         code = process.wait()
     if sys.stdout.isatty():
         print("\r\033[K", end="", flush=True)
@@ -122,18 +132,18 @@ def _pip_install(python: pathlib.Path, arguments: list[str], phase: str) -> None
             f"whole log is {PIP_LOG}). Check your network, then run the same command again; "
             f"it picks up where it stopped. To start over, delete the folder {VENV_DIR}."
         )
-    _say(f"{phase} done in {time.monotonic() - started:.0f} s.")
+    _say(f"Installed in {time.monotonic() - started:.0f} s.")
 
 
 def _install(python: pathlib.Path, level: str) -> None:
     if level == "runtime":
-        phase = "Installing the pinned packages (Django, Channels, Daphne, ...):"
+        what = "the chat's packages (Django, Channels, Daphne, ...)"
     else:
-        phase = "Installing the packages and the tools for tests, notebooks and slides:"
-    _say(f"{phase} a minute or a few (log: {PIP_LOG})")
+        what = "the packages and the tools for tests, notebooks and slides"
+    _say(f"Installing {what}: a minute or a few (pip's log: {PIP_LOG})")
     PIP_LOG.write_text("")
     constraints = ["-c", str(CONSTRAINTS)] if CONSTRAINTS.is_file() else []
-    _pip_install(python, [*constraints, "-e", f"{REPO_ROOT}{EXTRAS[level]}"], phase.rstrip(":"))
+    _pip_install(python, [*constraints, "-e", f"{REPO_ROOT}{EXTRAS[level]}"])
     STAMP.write_text(f"{_fingerprint()} {level}")
 
 
@@ -143,7 +153,7 @@ def _prepare(wanted: str) -> None:
         _say(f"Creating the virtual environment {VENV_DIR} ...")
         venv.EnvBuilder(with_pip=True).create(VENV_DIR)
     if not _satisfied(wanted):
-        _install(venv_python(), wanted)
+        _install(venv_python(), _level_to_install(wanted))
 
 
 def _run_inside_venv(argv: list[str]) -> int:

@@ -13,6 +13,7 @@ from ..browser import chromium_paths
 from ..manifest import REPO_ROOT
 from ..redis_server import INSTALL_HINT as REDIS_HINT
 from ..redis_server import find_redis_server
+from ..temp_leftovers import watched_temp_dir
 
 
 def _say(message: str) -> None:
@@ -48,7 +49,12 @@ def run_suite(pytest_args: list[str], workers: str = "2") -> int:
     command = [sys.executable, "-m", "pytest", "-n", workers, "--dist", "loadgroup", *pytest_args]
     _say(f"Running: {' '.join(command[1:])}")
     started = time.monotonic()
-    code = subprocess.call(command, cwd=REPO_ROOT, env=env)
+    with watched_temp_dir(env) as leftovers:
+        code = subprocess.call(command, cwd=REPO_ROOT, env=env)
+    if leftovers:
+        _say("Left in the temp folder (now removed; the test that made them must clean up):")
+        _say(f"  {', '.join(leftovers)}")
+        code = code or 5
     elapsed = time.monotonic() - started
     unexplained = coverage_report.combine_and_report()
     if unexplained and not pytest_args:  # only the whole suite must reach every line
