@@ -66,7 +66,12 @@ def _cmd_doctor(args) -> int:
 
     step = _step_for(args.step, args.project)
     return run_doctor(
-        step, args.project, port=args.port, redis_url=args.redis_url, for_tests=args.tests
+        step,
+        args.project,
+        port=args.port,
+        redis_url=args.redis_url,
+        for_tests=args.tests,
+        python=args.python,
     )
 
 
@@ -120,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("step", nargs="?", help="step number or folder (default: the last step)")
     doctor.add_argument("--project", metavar="PATH", help="check your own project folder")
+    doctor.add_argument(
+        "--python",
+        metavar="PATH",
+        help="the python you run your project with (default: the active virtualenv's; with "
+        "--project, a .venv in it or the python on PATH)",
+    )
     doctor.add_argument("--port", type=int, default=8000, help="the port to serve on (8000)")
     doctor.add_argument("--redis-url", help="the Redis to try (default: $REDIS_URL or local)")
     doctor.add_argument(
