@@ -161,7 +161,8 @@ HINTS: tuple[Hint, ...] = (
         "PITFALLS 6",
         (r"rejected WebSocket connection: HTTP 403",),
         "the server refused the socket (403): AllowedHostsOriginValidator found the page's "
-        "origin not in ALLOWED_HOSTS (the log shows WSREJECT, without a reason)",
+        "origin not in ALLOWED_HOSTS (runserver logs `WebSocket REJECT /ws/...`, daphne "
+        "`WSREJECT`, without a reason)",
         'ALLOWED_HOSTS must include the host the page comes from ("127.0.0.1", "localhost")',
         example="server rejected WebSocket connection: HTTP 403",
     ),
@@ -233,6 +234,27 @@ HINTS: tuple[Hint, ...] = (
         "`python -m pip install -r requirements.txt` in your folder (and check the spelling "
         "of your own imports)",
         example="ModuleNotFoundError: No module named 'channels_redis'",
+    ),
+    Hint(
+        "channel-layer-not-installed",
+        "set-up",
+        (r"Cannot import BACKEND '([\w.]+)'",),
+        "the channel layer {0} is not installed in the Python that runs the server (a folder "
+        "carried on from step 2 without installing again)",
+        "`pip install -r requirements.txt` in your folder, with your virtualenv active; "
+        "`python3 -m workshop doctor 3 --project .` checks that virtualenv",
+        example="InvalidChannelLayerError: Cannot import BACKEND "
+        "'channels_redis.core.RedisChannelLayer'",
+    ),
+    Hint(
+        "no-tests-ran",
+        "your code",
+        (r"Ran 0 tests", r"No tests found, so nothing was checked"),
+        "Django found no tests: chat/tests/ has no __init__.py (an empty file, which a diff "
+        "cannot create), or the test modules are not named test_*.py",
+        "create chat/tests/__init__.py (step 5's holds a one-line docstring); from step 5 on, "
+        "the project's test runner fails instead of reporting OK",
+        example="Ran 0 tests in 0.000s",
     ),
     Hint(
         "syntax-error",
