@@ -18,10 +18,12 @@ minute per step on a shared machine.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 
 import pytest
 
+from tests.conftest import unavailable
 from workshop.commands.docs import BEGIN, END
 from workshop.diffing import changed_files
 from workshop.manifest import load_steps
@@ -88,6 +90,9 @@ def follow_readme(folder, step, language: str) -> str:
     """Do what the step's README says to bring `folder` to `step`; return the apply output."""
     block = own_folder_part((step.path / "README.md").read_text(encoding="utf-8"))
     command = apply_command(block, language)
+    program = command.split()[0]
+    if shutil.which(program) is None:
+        unavailable(f"`{program}` is not installed: Debian/Ubuntu `sudo apt-get install {program}`")
     patch_name = re.search(r"\.\./(\S+\.patch)", command).group(1)
     # "Copy the diff above into a new file next to your folder."
     (folder.parent / patch_name).write_text(readme_diff(block) + "\n", encoding="utf-8")
