@@ -48,3 +48,13 @@ def test_the_bad_input_tests_fail_against_a_consumer_without_input_checks(step, 
     failures = sum(int(n) for n in match.groups() if n)
     assert failures >= 7, f"expected the 7 bad-input tests to fail, got {failures}:\n{output}"
     assert sys.executable  # the copy ran with this interpreter's packages
+
+
+def test_a_suite_that_finds_no_tests_fails_instead_of_reporting_ok(step, tmp_path):
+    # The type-along trap: without chat/tests/__init__.py Django finds no tests, and
+    # would print "Ran 0 tests" and "OK". The step's test runner makes that a failure.
+    copy = copy_project(step.source, tmp_path)
+    (copy / "chat" / "tests" / "__init__.py").unlink()
+    with pytest.raises(StepServerError) as failed:
+        run_manage(copy, "test", "--noinput", env=project_env(), timeout=300)
+    assert "No tests found" in str(failed.value)
