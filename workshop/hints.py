@@ -242,7 +242,7 @@ HINTS: tuple[Hint, ...] = (
         "the channel layer {0} is not installed in the Python that runs the server (a folder "
         "carried on from step 2 without installing again)",
         "`pip install -r requirements.txt` in your folder, with your virtualenv active; "
-        "`python3 -m workshop doctor 3 --project .` checks that virtualenv",
+        "`python3 -m workshop doctor 3 --project path/to/your/folder` checks that virtualenv",
         example="InvalidChannelLayerError: Cannot import BACKEND "
         "'channels_redis.core.RedisChannelLayer'",
     ),
