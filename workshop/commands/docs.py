@@ -97,7 +97,8 @@ def own_folder_steps(previous: Step, step: Step, requirements_changed: bool) -> 
         f"   patch -p1 < ../{patch}",
         "   ```",
         "",
-        "   Windows (PowerShell, with Git installed; your folder need not be a git repository):",
+        "   Windows (PowerShell, with Git installed; your folder need not be a git repository,",
+        "   and `--ignore-whitespace` copes with Windows line endings):",
         "",
         "   ```powershell",
         f"   git apply -p1 --ignore-whitespace --verbose ../{patch}",
@@ -115,8 +116,11 @@ def own_folder_steps(previous: Step, step: Step, requirements_changed: bool) -> 
             "   pip install -r requirements.txt",
             "   ```",
             "",
-            "   Skip this and the new packages are missing: `ModuleNotFoundError: No module named",
-            "   ...`.",
+            "   Skip this, and the new packages are missing: `ModuleNotFoundError: No module",
+            "   named ...`, or `InvalidChannelLayerError: Cannot import BACKEND ...` for the",
+            "   channel layer. From the repository,",
+            f"   `python3 -m workshop doctor {step.number} --project path/to/your/folder` checks",
+            "   the virtualenv you have active.",
         ]
     lines += [
         "",
