@@ -15,20 +15,12 @@ import sys
 
 import pytest
 
+from tests.prerequisites import IN_CI, unavailable  # noqa: F401  (also for test modules)
 from workshop.browser import BrowserUnavailable, start_chromium
 from workshop.coverage_report import RCFILE
 from workshop.manifest import Step, get_step, load_steps
 from workshop.redis_server import RedisServer, RedisUnavailable
 from workshop.step_server import StepServer, copy_project, project_env, run_manage
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def unavailable(message: str):
-    """Under CI nothing that matters may be skipped: fail. Locally: skip, naming the fix."""
-    if IN_CI:
-        pytest.fail(f"CI=true and this test cannot run: {message}", pytrace=False)
-    pytest.skip(message)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +110,6 @@ class ServerPool:
         self.copies: dict[StepUnderTest, pathlib.Path] = {}
         self.servers: dict[StepUnderTest, StepServer] = {}
         self.runservers: dict[StepUnderTest, StepServer] = {}
-        self.extra: list[StepServer] = []
         rcfile = os.environ.get("WORKSHOP_COVERAGE") == "1"
         self.coverage_rcfile = RCFILE if rcfile else None
 
@@ -158,7 +149,7 @@ class ServerPool:
         return server
 
     def close(self) -> None:
-        for server in [*self.servers.values(), *self.runservers.values(), *self.extra]:
+        for server in [*self.servers.values(), *self.runservers.values()]:
             server.stop()
 
 

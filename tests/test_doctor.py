@@ -11,16 +11,12 @@ import venv
 
 import pytest
 
-from tests.workshop_command import workshop
+from tests.workshop_command import closed_redis_url, workshop
 from workshop.manifest import get_step
-from workshop.pins import exact_pins, pin_mismatches
+from workshop.pins import pin_mismatches
 from workshop.ports import free_port
 from workshop.step_server import copy_project
 from workshop.student_python import venv_python
-
-
-def closed_redis_url() -> str:
-    return f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
 
 
 def doctor(*args: str, redis_url: str | None = None, python: str | None = sys.executable, **env):
@@ -154,7 +150,7 @@ def test_a_good_set_up_passes(redis_server):
     )
     for text in (
         "Python 3.",
-        "packages: the",
+        "packages of step03_channel_layer/requirements.txt: the",
         '"daphne" comes before',
         "ASGI_APPLICATION",
         "CHANNEL_LAYERS",
@@ -207,7 +203,7 @@ def fake_program(path, output: str):
 def test_chromium_and_chromedriver_of_different_majors_fail_when_tests_need_them(tmp_path):
     browser = fake_program(tmp_path / "chromium", "Chromium 120.0.6099.71 built on Debian")
     driver = fake_program(tmp_path / "chromedriver", "ChromeDriver 121.0.6167.85 (abc)")
-    env = {"CHROMIUM_PATH": browser, "CHROMEDRIVER_PATH": driver}
+    env = {"CHROME_BINARY": browser, "CHROMEDRIVER_PATH": driver}
     result = doctor("2", "--tests", **env)
     assert result.returncode == 1, result.output
     line_of(result.output, "FAIL", "Chromium 120 but ChromeDriver 121")
@@ -304,6 +300,9 @@ def test_settings_that_do_not_import_are_shown_with_the_error(tmp_path):
     assert "SyntaxError" in line
 
 
-def test_pins_are_read_with_extras_and_comments():
-    lines = ["uvicorn[standard]==0.54.0", "Django==5.2.19  # LTS", "# a comment", "redis<8"]
-    assert exact_pins(lines) == {"uvicorn": "0.54.0", "Django": "5.2.19"}
+def test_the_old_browser_variable_still_works_and_says_its_new_name(tmp_path):
+    browser = fake_program(tmp_path / "chromium", "Chromium 120.0.6099.71 built on Debian")
+    driver = fake_program(tmp_path / "chromedriver", "ChromeDriver 121.0.6167.85 (abc)")
+    result = doctor("2", "--tests", CHROMIUM_PATH=browser, CHROMEDRIVER_PATH=driver)
+    line_of(result.output, "FAIL", "Chromium 120 but ChromeDriver 121")  # it was used
+    assert "CHROMIUM_PATH is now called CHROME_BINARY" in result.output

@@ -23,7 +23,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import unavailable
+from tests.prerequisites import unavailable
 from workshop.commands.docs import BEGIN, END
 from workshop.diffing import changed_files
 from workshop.manifest import load_steps
