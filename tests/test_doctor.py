@@ -186,9 +186,9 @@ def test_doctor_checks_the_python_the_student_runs_not_its_own(chosen_by, empty_
         result = doctor("3", "--project", str(copy), python=None, VIRTUAL_ENV="")
     assert result.returncode == 1, result.output
     assert f"Python:  {python} (" in result.output
-    line = line_of(result.output, "FAIL", "packages:")
+    line = line_of(result.output, "FAIL", "packages of")
     assert "channels-redis not installed (4.3.0 pinned)" in line
-    assert fix_after(result.output, "packages:").startswith(f"{python} -m pip install -r ")
+    assert fix_after(result.output, "packages of").startswith(f"{python} -m pip install -r ")
 
 
 # --- Browser, port, packages ----------------------------------------------------------------
