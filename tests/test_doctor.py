@@ -5,7 +5,9 @@ import re
 import socket
 import socketserver
 import stat
+import sys
 import threading
+import venv
 
 import pytest
 
@@ -14,14 +16,17 @@ from workshop.manifest import get_step
 from workshop.pins import pin_mismatches
 from workshop.ports import free_port
 from workshop.step_server import copy_project
+from workshop.student_python import venv_python
 
 
-def doctor(*args: str, redis_url: str | None = None, **env: str):
+def doctor(*args: str, redis_url: str | None = None, python: str | None = sys.executable, **env):
+    """Run doctor; python is the student's interpreter (None: let doctor find it)."""
     env = dict(env)
     if redis_url is not None:
         env["REDIS_URL"] = redis_url
+    chosen = ("--python", python) if python else ()
     # A free port, so that a server running on 8000 on this machine cannot fail the check.
-    return workshop("doctor", *args, "--port", str(free_port()), env=env, timeout=180)
+    return workshop("doctor", *args, *chosen, "--port", str(free_port()), env=env, timeout=180)
 
 
 def report(output: str) -> list[tuple[str, str, str]]:
@@ -153,6 +158,37 @@ def test_a_good_set_up_passes(redis_server):
         line_of(result.output, "ok", text)
     assert "FAIL" not in result.output
     assert "All set for step 3" in result.output
+    assert "doctor reads your settings and set-up; `check` runs the tests" in result.output
+
+
+# --- The student's own Python ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def empty_venv(tmp_path_factory):
+    """A virtualenv with nothing installed: a student who did not `pip install -r` there."""
+    folder = tmp_path_factory.mktemp("student") / "venv"
+    venv.EnvBuilder(with_pip=False).create(folder)
+    return folder
+
+
+@pytest.mark.parametrize("chosen_by", ["--python", "active virtualenv", ".venv in the folder"])
+def test_doctor_checks_the_python_the_student_runs_not_its_own(chosen_by, empty_venv, tmp_path):
+    copy = copy_project(get_step(3).path, tmp_path)
+    python = venv_python(empty_venv)
+    if chosen_by == "--python":
+        result = doctor("3", "--project", str(copy), python=str(python), VIRTUAL_ENV="")
+    elif chosen_by == "active virtualenv":
+        result = doctor("3", "--project", str(copy), python=None, VIRTUAL_ENV=str(empty_venv))
+    else:
+        venv.EnvBuilder(with_pip=False).create(copy / ".venv")
+        python = venv_python(copy / ".venv")
+        result = doctor("3", "--project", str(copy), python=None, VIRTUAL_ENV="")
+    assert result.returncode == 1, result.output
+    assert f"Python:  {python} (" in result.output
+    line = line_of(result.output, "FAIL", "packages of")
+    assert "channels-redis not installed (4.3.0 pinned)" in line
+    assert fix_after(result.output, "packages of").startswith(f"{python} -m pip install -r ")
 
 
 # --- Browser, port, packages ----------------------------------------------------------------

@@ -61,3 +61,13 @@ def failed_test_classes(output: str) -> set[str]:
         parts = dotted.split(".")
         classes.add(parts[-2] if parts[-1] == name else parts[-1])
     return classes
+
+
+def test_a_suite_that_finds_no_tests_fails_instead_of_reporting_ok(step, tmp_path):
+    # The type-along trap: without chat/tests/__init__.py Django finds no tests, and
+    # would print "Ran 0 tests" and "OK". The step's test runner makes that a failure.
+    copy = copy_project(step.source, tmp_path)
+    (copy / "chat" / "tests" / "__init__.py").unlink()
+    with pytest.raises(StepServerError) as failed:
+        run_manage(copy, "test", "--noinput", env=project_env(), timeout=300)
+    assert "No tests found" in str(failed.value)

@@ -25,7 +25,9 @@ def _cmd_test(args) -> int:
 def _cmd_diff(args) -> int:
     from .commands.diff import show_diff
 
-    return show_diff(get_step(args.from_step), get_step(args.to_step), html=args.html)
+    return show_diff(
+        get_step(args.from_step), get_step(args.to_step), html=args.html, with_readme=args.readme
+    )
 
 
 def _cmd_docs(args) -> int:
@@ -64,7 +66,12 @@ def _cmd_doctor(args) -> int:
 
     step = _step_for(args.step, args.project)
     return run_doctor(
-        step, args.project, port=args.port, redis_url=args.redis_url, for_tests=args.tests
+        step,
+        args.project,
+        port=args.port,
+        redis_url=args.redis_url,
+        for_tests=args.tests,
+        python=args.python,
     )
 
 
@@ -104,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("from_step")
     diff.add_argument("to_step")
     diff.add_argument("--html", metavar="FILE", help="also write a side-by-side HTML view")
+    diff.add_argument(
+        "--readme", action="store_true", help="show README.md's changes too (after the code)"
+    )
     diff.set_defaults(handler=_cmd_diff)
 
     docs = commands.add_parser("docs", help="regenerate the READMEs' generated sections")
@@ -115,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("step", nargs="?", help="step number or folder (default: the last step)")
     doctor.add_argument("--project", metavar="PATH", help="check your own project folder")
+    doctor.add_argument(
+        "--python",
+        metavar="PATH",
+        help="the python you run your project with (default: the active virtualenv's; with "
+        "--project, a .venv in it or the python on PATH)",
+    )
     doctor.add_argument("--port", type=int, default=8000, help="the port to serve on (8000)")
     doctor.add_argument("--redis-url", help="the Redis to try (default: $REDIS_URL or local)")
     doctor.add_argument(

@@ -182,9 +182,10 @@ HINTS: tuple[Hint, ...] = (
     ),
     Hint(
         "origin-refused",
-        "`WSREJECT` in the log; the client sees `server rejected WebSocket connection: HTTP 403`",
+        "`WebSocket REJECT /ws/chat/lobby/` in the `runserver` log (`daphne` itself logs "
+        "`WSREJECT`); the client sees `server rejected WebSocket connection: HTTP 403`",
         "the server refused the socket (403): `AllowedHostsOriginValidator` found the page's "
-        "origin not in `ALLOWED_HOSTS` (the log shows `WSREJECT`, without a reason)",
+        "origin not in `ALLOWED_HOSTS` (the log gives no reason)",
         "add the host the page comes from to `DJANGO_ALLOWED_HOSTS` (`127.0.0.1`, "
         "`localhost`); a client that is not a browser must send an `Origin` header",
         patterns=(r"rejected WebSocket connection: HTTP 403",),
@@ -313,6 +314,30 @@ HINTS: tuple[Hint, ...] = (
         "step 5's consumer does",
         patterns=(r"JSONDecodeError", r"Expecting value: line 1", r"KeyError: 'message'"),
         example="json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)",
+    ),
+    Hint(
+        "channel-layer-not-installed",
+        "`channels.exceptions.InvalidChannelLayerError: Cannot import BACKEND "
+        "'channels_redis.core.RedisChannelLayer'` and HTTP 500 on the handshake",
+        "the channel layer `{0}` is not installed in the Python that runs the server (a "
+        "folder carried on from step 2 without installing again)",
+        "`python3 -m pip install -r requirements.txt` in your folder, with your virtualenv "
+        "active; `python3 -m workshop doctor 3 --project path/to/your/folder` checks that "
+        "virtualenv",
+        patterns=(r"Cannot import BACKEND '([\w.]+)'",),
+        example="InvalidChannelLayerError: Cannot import BACKEND "
+        "'channels_redis.core.RedisChannelLayer'",
+    ),
+    Hint(
+        "no-tests-ran",
+        "`Ran 0 tests in 0.000s` then `OK`; from step 5 on `No tests found, so nothing was "
+        "checked`",
+        "Django found no tests: `chat/tests/` has no `__init__.py` (an empty file, which a "
+        "diff cannot create), or the test modules are not named `test_*.py`",
+        "create `chat/tests/__init__.py` (step 5's holds a one-line docstring); from step 5 "
+        "on, the project's test runner fails instead of reporting OK",
+        patterns=(r"Ran 0 tests", r"No tests found, so nothing was checked"),
+        example="Ran 0 tests in 0.000s",
     ),
     Hint(
         "missing-package",

@@ -95,11 +95,15 @@ def installed_version(name: str) -> str | None:
         return None
 
 
-def pin_mismatches(pins: dict[str, str]) -> list[str]:
-    """'name 1.0 installed, 2.0 pinned' (or 'not installed') for each pin not met."""
+def pin_mismatches(pins: dict[str, str], installed_in=installed_version) -> list[str]:
+    """'name 1.0 installed, 2.0 pinned' (or 'not installed') for each pin not met.
+
+    installed_in(name) gives the installed version or None: this interpreter's by
+    default, another one's (the student's virtualenv) when given.
+    """
     problems = []
     for name, wanted in pins.items():
-        installed = installed_version(name)
+        installed = installed_in(name)
         if installed is None:
             problems.append(f"{name} not installed ({wanted} pinned)")
         elif installed != wanted:

@@ -74,6 +74,9 @@ DATABASES = {
     }
 }
 
+# `python manage.py test` fails when it finds no tests, instead of "Ran 0 tests ... OK".
+TEST_RUNNER = "chatsite.test_runner.ChatTestRunner"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -26,12 +26,28 @@ def colourise(diff: str) -> str:
     return "\n".join(lines)
 
 
-def write_html(before: Step, after: Step, path: pathlib.Path) -> None:
+README = "README.md"
+
+
+def code_first(changes: dict[str, str], with_readme: bool) -> dict[str, str]:
+    """The changed files in the order shown: code first, then README.md if asked for.
+
+    A step's README changes far more than its code (most of `diff 2 3` would be prose),
+    so the code comes first and the README only with --readme.
+    """
+    shown = {name: change for name, change in changes.items() if name != README}
+    if with_readme and README in changes:
+        shown[README] = changes[README]
+    return shown
+
+
+def write_html(before: Step, after: Step, path: pathlib.Path, with_readme: bool = False) -> None:
     """A self-contained side-by-side HTML page (difflib.HtmlDiff), one table per file."""
     old, new = project_files(before.path), project_files(after.path)
     maker = difflib.HtmlDiff(wrapcolumn=90)
     tables = []
-    for name, change in changed_files(before.path, after.path).items():
+    changes = code_first(changed_files(before.path, after.path), with_readme)
+    for name, change in changes.items():
         old_lines = old[name].read_text().splitlines() if name in old else []
         new_lines = new[name].read_text().splitlines() if name in new else []
         table = maker.make_table(
@@ -45,15 +61,21 @@ def write_html(before: Step, after: Step, path: pathlib.Path) -> None:
     pathlib.Path(path).write_text(page, encoding="utf-8")
 
 
-def show_diff(before: Step, after: Step, html: str | None = None) -> int:
+def show_diff(before: Step, after: Step, html: str | None = None, with_readme: bool = False) -> int:
     changes = changed_files(before.path, after.path)
     print(f"{before.folder} -> {after.folder}: {len(changes)} files")
     for name, change in changes.items():
-        print(f"  {change:8} {name}")
+        note = "  (its diff: add --readme)" if name == README and not with_readme else ""
+        print(f"  {change:8} {name}{note}")
     print()
-    diff = unified_diff(before.path, after.path)
+    shown = code_first(changes, with_readme)
+    # One diff per file, in the order shown; each is exactly what `unified_diff` gives.
+    diff = "".join(
+        unified_diff(before.path, after.path, exclude=tuple(set(changes) - {name}))
+        for name in shown
+    )
     print(colourise(diff) if _use_colour() else diff)
     if html:
-        write_html(before, after, pathlib.Path(html))
+        write_html(before, after, pathlib.Path(html), with_readme)
         print(f"Side-by-side view written to {html}")
     return 0

@@ -30,22 +30,110 @@ def what_changed_block(steps: list[Step], step: Step) -> str:
     if step.number == 1:
         lines = ["Every file is new in this step:", ""]
     else:
-        previous = steps[step.number - 2]
-        lines = [f"Files added or changed since `{previous.folder}`:", ""]
+        lines = [f"Files added or changed since `{steps[step.number - 2].folder}`:", ""]
     lines += [f"- `{name}` ({change})" for name, change in changes.items()]
-    if step.number > 1:
-        diff = unified_diff(steps[step.number - 2].path, step.path, exclude=("README.md",))
-        lines += [
-            "",
-            "<details><summary>The diff (README.md left out)</summary>",
-            "",
-            "```diff",
-            diff.rstrip("\n"),
-            "```",
-            "",
-            "</details>",
-        ]
+    if step.number == 1:
+        return "\n".join(lines + ["", *own_folder_start(step)])
+    previous = steps[step.number - 2]
+    empty = [
+        name
+        for name, change in changes.items()
+        if change != "removed" and not (step.path / name).read_bytes()
+    ]
+    if empty:
+        # An empty file's diff has no hunk, so `patch` never creates it: a student's
+        # folder would silently lack it (an empty tests/__init__.py hides every test).
+        raise ValueError(
+            f"{step.folder}: {', '.join(empty)} is empty, so the diff cannot create it; "
+            'give it a one-line docstring ("""What this package is for.""")'
+        )
+    diff = unified_diff(previous.path, step.path, exclude=("README.md",))
+    lines += [
+        "",
+        "<details><summary>The diff (README.md left out)</summary>",
+        "",
+        "```diff",
+        diff.rstrip("\n"),
+        "```",
+        "",
+        "</details>",
+        "",
+        *own_folder_steps(previous, step, "requirements.txt" in changes),
+    ]
     return "\n".join(lines)
+
+
+def patch_file_name(step: Step) -> str:
+    """What the student saves this step's diff as, next to their folder."""
+    return f"step{step.number:02d}.patch"
+
+
+def own_folder_start(step: Step) -> list[str]:
+    """For the first step: how a student starts the one folder they carry along."""
+    return [
+        "### Building on your own folder",
+        "",
+        'Typing along? Make your own folder from this step: copy it as "Run it" shows',
+        "below, and work in that copy from now on. Each later step's README says how to",
+        "bring your folder forward, in the same place as this paragraph.",
+    ]
+
+
+def own_folder_steps(previous: Step, step: Step, requirements_changed: bool) -> list[str]:
+    """How a student brings their own folder from the previous step to this one.
+
+    tests/test_type_along.py follows exactly these instructions, from step 01 onwards,
+    and compares the folder with each reference step: change them together.
+    """
+    patch = patch_file_name(step)
+    lines = [
+        "### Building on your own folder",
+        "",
+        f"Typing along in your own folder? It should be where `{previous.folder}` is. Bring it",
+        "to this step with the diff above:",
+        "",
+        "1. Put your exercise edits aside first, or the diff will not apply (`Hunk #1 FAILED`).",
+        "   In a git repository, `git stash` keeps them (`git stash pop` brings them back);",
+        "   without git, copy your folder somewhere else first, then undo them.",
+        "2. Copy the diff above (the copy button at the top right of the block) into a new file",
+        f"   `{patch}` next to your folder, not inside it.",
+        "3. From inside your folder, apply it. Linux and macOS:",
+        "",
+        "   ```bash",
+        f"   patch -p1 < ../{patch}",
+        "   ```",
+        "",
+        "   Windows (PowerShell, with Git installed; your folder need not be a git repository,",
+        "   and `--ignore-whitespace` copes with Windows line endings):",
+        "",
+        "   ```powershell",
+        f"   git apply -p1 --ignore-whitespace --verbose ../{patch}",
+        "   ```",
+        "",
+        "   Each file of the list above but README.md is named once (`patching file ...`, or",
+        "   `Applied patch ... cleanly.`). `-p1` drops the first part of the paths in the diff",
+        f"   (`{step.folder}/`), so the paths are relative to your folder.",
+    ]
+    if requirements_changed:
+        lines += [
+            "4. `requirements.txt` changed: install again, with your virtual environment active:",
+            "",
+            "   ```bash",
+            "   pip install -r requirements.txt",
+            "   ```",
+            "",
+            "   Skip this, and the new packages are missing: `ModuleNotFoundError: No module",
+            "   named ...`, or `InvalidChannelLayerError: Cannot import BACKEND ...` for the",
+            "   channel layer. From the repository,",
+            f"   `python3 -m workshop doctor {step.number} --project path/to/your/folder` checks",
+            "   the virtualenv you have active.",
+        ]
+    lines += [
+        "",
+        "A hunk failed, or you would rather start clean? Copy the reference folder",
+        f'`{step.folder}` instead ("Run it" shows how), and carry on there.',
+    ]
+    return lines
 
 
 def step_table_block(steps: list[Step]) -> str:

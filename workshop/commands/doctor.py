@@ -21,9 +21,10 @@ import urllib.parse
 from ..browser import INSTALL_HINT as BROWSER_HINT
 from ..browser import chromium_paths
 from ..manifest import REPO_ROOT, Step, load_steps
-from ..pins import CONSTRAINTS, exact_pins, pin_mismatches, pyproject_pins
+from ..pins import CONSTRAINTS, exact_pins, installed_version, pin_mismatches, pyproject_pins
 from ..ports import port_is_free
 from ..redis_server import DEFAULT_URL, configured_url
+from ..student_python import Interpreter, InterpreterError, student_python
 
 MINIMUM_PYTHON = (3, 11)
 MINIMUM_REDIS = (5, 0)
@@ -56,34 +57,50 @@ def _needed(ok: bool, needed: bool) -> str:
 # --- Python and packages -----------------------------------------------------------------
 
 
-def check_python() -> Result:
-    version = ".".join(map(str, sys.version_info[:3]))
-    if sys.version_info >= MINIMUM_PYTHON:
-        return Result("ok", f"Python {version} ({sys.executable})")
+def check_python(python: Interpreter, version: tuple[int, ...]) -> Result:
+    text = ".".join(map(str, version))
+    if version >= MINIMUM_PYTHON:
+        return Result("ok", f"Python {text} ({python.path})")
     return Result(
         "FAIL",
-        f"Python {version} is too old: the workshop needs 3.11 or newer",
-        "install Python 3.11+ from python.org (or your package manager) and use it",
+        f"Python {text} ({python.path}) is too old: the workshop needs 3.11 or newer",
+        "install Python 3.11+ from python.org (or your package manager), and make your "
+        "virtualenv with it",
     )
 
 
-def _packages_result(label: str, pins: dict[str, str], problem: str, fix: str) -> Result:
-    """ok when every pin is installed at its version, else `problem` naming each mismatch."""
-    problems = pin_mismatches(pins)
+def step_pins_of(project: pathlib.Path) -> dict[str, str]:
+    requirements = project / "requirements.txt"
+    if not requirements.is_file():
+        return {}
+    return exact_pins(requirements.read_text().splitlines())
+
+
+def _packages_result(
+    label: str, pins: dict[str, str], problem: str, fix: str, installed_in=installed_version
+) -> Result:
+    """ok when every pin is installed at its version, else `problem` naming each mismatch.
+
+    installed_in(name) is the installed version: this interpreter's by default, the
+    student's for their step packages."""
+    problems = pin_mismatches(pins, installed_in)
     if not problems:
         return Result("ok", f"{label}: the {len(pins)} pins")
     return Result(problem, f"{label}: " + "; ".join(problems), fix)
 
 
-def check_step_packages(project: pathlib.Path) -> Result:
+def check_step_packages(
+    project: pathlib.Path, python: Interpreter, installed: dict[str, str | None]
+) -> Result:
     requirements = project / "requirements.txt"
     if not requirements.is_file():
         return Result("warn", f"no requirements.txt in {project}", "copy it from the step folder")
     return _packages_result(
         f"packages of {project.name}/requirements.txt",
-        exact_pins(requirements.read_text().splitlines()),
+        step_pins_of(project),
         "FAIL",
-        f'{sys.executable} -m pip install -r "{requirements}"',
+        f'{python.path} -m pip install -r "{requirements}"',
+        installed_in=installed.get,
     )
 
 
@@ -214,13 +231,14 @@ def check_port(port: int, step: Step) -> Result:
 # --- The project's settings ----------------------------------------------------------------
 
 
-def probe_project(project: pathlib.Path) -> dict:
-    """What project_probe.py finds in the project (settings, ASGI app, WebSocket routes)."""
+def probe_project(project: pathlib.Path, python: pathlib.Path) -> dict:
+    """What project_probe.py, run by the student's python, finds in the project (settings,
+    ASGI app, WebSocket routes)."""
     env = dict(os.environ)
     env.pop("DJANGO_SETTINGS_MODULE", None)
     try:
         completed = subprocess.run(
-            [sys.executable, str(PROBE_SCRIPT), str(project)],
+            [str(python), str(PROBE_SCRIPT), str(project)],
             capture_output=True,
             text=True,
             timeout=120,
@@ -236,9 +254,12 @@ def probe_project(project: pathlib.Path) -> dict:
         return {"settings_error": output[-1] if output else f"exit {completed.returncode}"}
 
 
-def check_project(project: pathlib.Path, step: Step) -> list[Result]:
-    """daphne before staticfiles, ASGI_APPLICATION, CHANNEL_LAYERS, as_asgi() in routing."""
-    found = probe_project(project)
+def check_project(
+    project: pathlib.Path, step: Step, python: pathlib.Path = pathlib.Path(sys.executable)
+) -> list[Result]:
+    """daphne before staticfiles, ASGI_APPLICATION, CHANNEL_LAYERS, as_asgi() in routing,
+    as `python` (the student's interpreter) imports them."""
+    found = probe_project(project, python)
     settings_file = found.get("settings_module", "chatsite.settings").replace(".", "/") + ".py"
     if "settings_error" in found:
         return [
@@ -347,20 +368,32 @@ def check_project(project: pathlib.Path, step: Step) -> list[Result]:
 def diagnose(
     step: Step,
     project: pathlib.Path,
+    python: Interpreter,
     port: int = 8000,
     redis_url: str | None = None,
     for_tests: bool = False,
 ) -> list[Result]:
     url = redis_url or configured_url()
     browser_needed = for_tests or step.has("student-tests")
+    try:
+        version, installed = python.report(list(step_pins_of(project)))
+    except InterpreterError as error:
+        return [
+            Result(
+                "FAIL",
+                str(error),
+                'give the python of your virtualenv: --python PATH (`python -c "import sys; '
+                'print(sys.executable)"` prints it), or activate that virtualenv',
+            )
+        ]
     return [
-        check_python(),
-        check_step_packages(project),
+        check_python(python, version),
+        check_step_packages(project, python, installed),
         check_tool_packages(),
         check_redis(url, needed=step.has("groups")),
         check_browser(needed=browser_needed),
         check_port(port, step),
-        *check_project(project, step),
+        *check_project(project, step, python.path),
     ]
 
 
@@ -380,24 +413,35 @@ def render(results: list[Result], width: int = 100) -> str:
     return "\n".join(lines)
 
 
+NOT_CHECKED = (
+    "doctor reads your settings and set-up; `check` runs the tests: "
+    "python -m workshop check {step} {folder}"
+)
+
+
 def run_doctor(
     step: Step,
     project: pathlib.Path | None = None,
     port: int = 8000,
     redis_url: str | None = None,
     for_tests: bool = False,
+    python: str | None = None,
 ) -> int:
-    project = pathlib.Path(project or step.path).resolve()
+    given = pathlib.Path(project).resolve() if project else None
+    project = given or step.path
     if not (project / "manage.py").is_file():
         print(f"[workshop] {project} has no manage.py: give the folder of your Django project.")
         return 2
+    interpreter = student_python(python, given)
     print(f"Workshop doctor: step {step.number} ({step.title})")
-    print(f"Project: {project}\n", flush=True)
-    results = diagnose(step, project, port, redis_url, for_tests)
+    print(f"Project: {project}")
+    print(f"Python:  {interpreter.path} ({interpreter.why})\n", flush=True)
+    results = diagnose(step, project, interpreter, port, redis_url, for_tests)
     print(render(results))
     failures = [result for result in results if result.failed]
     warnings = [result for result in results if result.status == "warn"]
     print()
+    print(NOT_CHECKED.format(step=step.number, folder=given or "path/to/your/folder"))
     if failures:
         print(
             f"{len(failures)} problem(s) to fix before step {step.number} runs: "
