@@ -14,13 +14,39 @@ from workshop.step_server import StepServer
 RECEIVE_TIMEOUT = 10.0
 
 
-def join(server: StepServer, room: str, origin: str | None = "same"):
-    """Open a socket to a room (use with `async with`). origin="same" sends the page's origin."""
+class HandshakeServerError(AssertionError):
+    """The server answered a WebSocket handshake with a 5xx: never right, whatever was sent."""
+
+
+class connect_checked(connect):
+    """websockets' `connect`, except that a 5xx answer to the handshake fails the test.
+
+    Every socket the tests open goes through here, so no test that expects a refusal
+    (a 403, caught as InvalidStatus) can pass on a server error by accident.
+    """
+
+    async def connect(self):
+        try:
+            return await super().connect()
+        except InvalidStatus as refused:
+            status = refused.response.status_code
+            if status >= 500:
+                raise HandshakeServerError(
+                    f"the handshake for {self.uri} got HTTP {status}: a server error"
+                ) from None
+            raise
+
+
+def open_socket(server: StepServer, path: str, origin: str | None = "same"):
+    """Open a socket to any path (use with `async with`). origin="same" sends the page's."""
     if origin == "same":
         origin = server.url
-    return connect(
-        server.ws_url(f"/ws/chat/{room}/"), origin=origin, open_timeout=10, max_size=None
-    )
+    return connect_checked(server.ws_url(path), origin=origin, open_timeout=10, max_size=None)
+
+
+def join(server: StepServer, room: str, origin: str | None = "same"):
+    """Open a socket to a room (use with `async with`), as the room page does."""
+    return open_socket(server, f"/ws/chat/{room}/", origin)
 
 
 async def say(socket, text: str) -> None:
@@ -81,9 +107,14 @@ def assert_all_delivered_in_order(sent_by: dict, received: list[list[str]]) -> N
 
 def handshake_refusal(server, room: str, origin: str | None) -> int | None:
     """The HTTP status a refused WebSocket handshake got, or None if the socket opened."""
+    return path_refusal(server, f"/ws/chat/{room}/", origin)
+
+
+def path_refusal(server, path: str, origin: str | None = "same") -> int | None:
+    """The HTTP status a refused handshake for `path` got, or None if the socket opened."""
 
     async def attempt():
-        async with join(server, room, origin=origin):
+        async with open_socket(server, path, origin=origin):
             pass
 
     try:
