@@ -95,6 +95,37 @@ async def chat_in_rounds(server, room: str, clients: int, senders: int, rounds: 
     return sent_by, received
 
 
+async def burst_across_rooms(server, rooms: int, per_room: int, messages_each: int):
+    """`rooms` rooms of `per_room` clients; every client sends `messages_each` messages, all at
+    once, without waiting for anything; then every client reads until it has its room's share.
+
+    No rounds here: this is the burst that overflows a mailbox with a capacity (the default
+    layer keeps at most 100 messages per server process). Returns (the room of each client,
+    what each client sent, what each client received before 10 s of silence).
+    """
+    room_of = [f"burst-{r}" for r in range(rooms) for _ in range(per_room)]
+    sent_by = {
+        c: [f"{c}:{n} in {room_of[c]}" for n in range(messages_each)] for c in range(len(room_of))
+    }
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(join(server, room)) for room in room_of]
+        received = [[] for _ in sockets]
+
+        async def read(index, socket):
+            with contextlib.suppress(AssertionError):  # 10 s of silence: stop, the caller counts
+                while len(received[index]) < per_room * messages_each:
+                    received[index].append((await next_frame(socket, timeout=10))["message"])
+
+        readers = [asyncio.create_task(read(i, s)) for i, s in enumerate(sockets)]
+        await asyncio.gather(
+            *(say(sockets[c], text) for c, texts in sent_by.items() for text in texts)
+        )
+        await asyncio.gather(*readers)
+        for socket in sockets:
+            assert await nothing_arrives(socket, seconds=0.1)  # nothing extra
+    return room_of, sent_by, received
+
+
 def assert_all_delivered_in_order(sent_by: dict, received: list[list[str]]) -> None:
     """Every socket got every message, and each sender's messages in the order sent."""
     total = sum(len(texts) for texts in sent_by.values())
