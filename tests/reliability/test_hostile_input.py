@@ -1,7 +1,7 @@
 """Hostile clients: bad frames, huge frames, broken UTF-8, a flood, odd room names,
 foreign pages, and HTML where text belongs. None of it may break other members.
 
-What each case gets (the contract; the README's "What this chat guarantees"):
+What each case gets (the contract; docs/guarantees.md):
 
 - a frame the chat refuses (step 05's rules, and a lone surrogate): an {"error": ...}
   reply on that socket alone; nothing is broadcast; the socket stays open;
