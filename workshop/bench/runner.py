@@ -220,10 +220,12 @@ class _Bench:
                 await room.close()
             return burst, paced, (cpu0, cpu1, cpu2), (redis0, redis1), (client1, client2)
 
+        if members == plan.target_members:  # first: a failing cell below must not hide it
+            row.update(self.measure_rooms_burst(variant, servers, round_))
         try:
             burst, paced, cpu, redis_cpu, client = run_async(cell)
         except BenchError as error:
-            row["error"] = str(error)
+            row["error"] = "; ".join(filter(None, [row.get("error"), str(error)]))
             return row
 
         def per_1k(before, after, deliveries):
@@ -254,8 +256,6 @@ class _Bench:
             reordered=burst.reordered + paced.reordered,
             duplicated=burst.duplicated + paced.duplicated,
         )
-        if members == plan.target_members:
-            row.update(self.measure_rooms_burst(variant, servers, round_))
         return row
 
     def measure_rooms_burst(self, variant: Variant, servers: ServerSet, round_: int = 0) -> dict:
@@ -269,11 +269,9 @@ class _Bench:
             try:
                 for index in range(plan.burst_rooms):
                     rooms.append(
+                        # One sender for the warm-up; in the burst, every member sends.
                         await Room.join(
-                            f"{prefix}-{index}",
-                            servers.urls,
-                            plan.burst_room_members,
-                            plan.burst_room_members,
+                            f"{prefix}-{index}", servers.urls, plan.burst_room_members, senders=1
                         )
                     )
                 for room in rooms:
