@@ -209,12 +209,13 @@ VARYING = [
 
 def comparable_text(cell) -> str:
     """What a cell printed or showed as text, with the parts that vary between runs masked."""
-    text = "\n".join(
-        output.text if output.output_type == "stream" else output.data.get("text/plain", "")
-        for output in cell.get("outputs", [])
-        if output.output_type in ("stream", "execute_result", "display_data")
-        and (output.output_type == "stream" or "image/png" not in output.data)
-    )
+    text = ""
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            text += output.text  # one print may arrive in several pieces: join them as is
+        elif output.output_type in ("execute_result", "display_data"):
+            if "image/png" not in output.data:  # a plot differs in every run
+                text += output.data.get("text/plain", "") + "\n"
     for pattern, replacement in VARYING:
         text = pattern.sub(replacement, text)
     return text
