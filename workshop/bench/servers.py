@@ -12,6 +12,7 @@ import concurrent.futures
 import dataclasses
 import os
 import pathlib
+import re
 import sys
 
 from ..manifest import get_step
@@ -21,11 +22,18 @@ OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent / "overrides"
 FLOOR_SCRIPT = pathlib.Path(__file__).resolve().parent / "floor.py"
 
 LAYER_NAMES = {
-    "step": "RedisChannelLayer",  # the step's own settings
     "memory": "InMemoryChannelLayer",
     "pubsub": "RedisPubSubChannelLayer",
+    "core": "RedisChannelLayer",  # channels_redis' default layer, capacity 100
     "none": "-",
 }
+STEP_LAYER = re.compile(r'"BACKEND": "[\w.]+\.(\w+)"')
+
+
+def step_layer_name(step: int) -> str:
+    """The channel layer class a step's own settings.py names."""
+    found = STEP_LAYER.search((get_step(step).path / "chatsite" / "settings.py").read_text())
+    return found.group(1) if found else "-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +55,7 @@ class Variant:
 
     @property
     def layer_name(self) -> str:
-        return LAYER_NAMES[self.layer]
+        return step_layer_name(self.step) if self.layer == "step" else LAYER_NAMES[self.layer]
 
     @property
     def app(self) -> str:
@@ -70,6 +78,9 @@ SWEEP = (
     Variant("step04", 4),
     Variant("step04-memory", 4, layer="memory"),
     Variant("step04-pubsub", 4, layer="pubsub"),
+    # Step 06 as shipped (the pub/sub layer), and with the default layer it had before.
+    Variant("step06", 6),
+    Variant("step06-capacity100", 6, layer="core"),
     Variant("floor", None, layer="none", server="floor"),
 )
 # Servers and process counts, at the target N only.
