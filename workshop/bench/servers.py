@@ -24,7 +24,6 @@ FLOOR_SCRIPT = pathlib.Path(__file__).resolve().parent / "floor.py"
 LAYER_NAMES = {
     "memory": "InMemoryChannelLayer",
     "pubsub": "RedisPubSubChannelLayer",
-    "core": "RedisChannelLayer",  # channels_redis' default layer, capacity 100
     "none": "-",
 }
 STEP_LAYER = re.compile(r'"BACKEND": "[\w.]+\.(\w+)"')
@@ -78,9 +77,9 @@ SWEEP = (
     Variant("step04", 4),
     Variant("step04-memory", 4, layer="memory"),
     Variant("step04-pubsub", 4, layer="pubsub"),
-    # Step 06 as shipped (the pub/sub layer), and with the default layer it had before.
+    # Before and after the burst fix: step 05 on the default layer, step 06 on pub/sub.
+    Variant("step05", 5),
     Variant("step06", 6),
-    Variant("step06-capacity100", 6, layer="core"),
     Variant("floor", None, layer="none", server="floor"),
 )
 # Servers and process counts, at the target N only.

@@ -6,7 +6,6 @@ folder on PYTHONPATH and sets DJANGO_SETTINGS_MODULE=bench_settings; BENCH_LAYER
     step      the step's own CHANNEL_LAYERS, untouched (Redis, from REDIS_URL)
     memory    channels.layers.InMemoryChannelLayer (one process only)
     pubsub    channels_redis.pubsub.RedisPubSubChannelLayer on REDIS_URL
-    core      channels_redis.core.RedisChannelLayer on REDIS_URL, default capacity (100)
 """
 
 import os
@@ -25,15 +24,8 @@ elif _LAYER == "pubsub":
             "CONFIG": {"hosts": [_REDIS_URL]},
         }
     }
-elif _LAYER == "core":
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [_REDIS_URL]},
-        }
-    }
 elif _LAYER != "step":
-    raise ValueError(f"BENCH_LAYER={_LAYER!r}: expected step, memory, pubsub or core")
+    raise ValueError(f"BENCH_LAYER={_LAYER!r}: expected step, memory or pubsub")
 
 # No log line per request or socket: the benchmark measures the chat, not the logging.
 DEBUG = False
