@@ -7,6 +7,8 @@ import dataclasses
 import json
 import pathlib
 
+from tabulate import tabulate
+
 from .columns import COLUMNS, SLOW_COLUMNS
 
 # The sweep variants the ratios compare.
@@ -39,21 +41,13 @@ def _cell(value) -> str:
 
 
 def text_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
-    """A plain fixed-width table: columns are (key, heading) pairs."""
-    cells = [[heading for _, heading in columns]]
-    cells += [[_cell(row.get(key)) for key, _ in columns] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    lines = []
-    for number, line in enumerate(cells):
-        lines.append(
-            "  ".join(
-                text.ljust(width) if i == 0 else text.rjust(width)
-                for i, (text, width) in enumerate(zip(line, widths, strict=True))
-            )
-        )
-        if number == 0:
-            lines.append("  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    """A plain fixed-width table: columns are (key, heading) pairs; the first is text."""
+    return tabulate(
+        [[_cell(row.get(key)) for key, _ in columns] for row in rows],
+        headers=[heading for _, heading in columns],
+        colalign=["left"] + ["right"] * (len(columns) - 1),
+        disable_numparse=True,  # the cells are formatted already
+    )
 
 
 MAIN_TABLE = [
