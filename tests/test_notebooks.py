@@ -1,14 +1,20 @@
-"""The notebooks in notebooks/: stored clean, run top to bottom, and fail when the layer is broken.
+"""The notebooks in notebooks/: stored clean, run twice, and fail when the layer is broken.
 
-Each notebook runs with nbclient in a fresh kernel, against a redis-server this test starts
-(or REDIS_URL), with a per-cell time limit. The kernel is always this interpreter (the
-workshop's venv), whatever Jupyter kernelspecs the machine has installed: a `python3`
-kernelspec in ~/.local/share/jupyter may point at a Python without Django or Channels.
+Each notebook runs with nbclient against a redis-server this test starts (or REDIS_URL), with
+a per-cell time limit: twice in one kernel, as a learner who presses Run All again would (the
+first time with the exercises solved), and the second run must print what the first printed.
+The kernel is always this interpreter (the workshop's venv), whatever Jupyter kernelspecs
+the machine has installed: a `python3` kernelspec in ~/.local/share/jupyter may point at a
+Python without Django or Channels.
+
+Solutions live in closed <details> blocks of markdown cells, so Run All never shows them;
+the test copies each one into its exercise cell and runs it, so they cannot rot.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import os
 import pathlib
 import re
@@ -18,6 +24,7 @@ import time
 
 import nbformat
 import pytest
+import redis
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
@@ -57,24 +64,47 @@ def read(path: pathlib.Path):
     return nbformat.read(path, as_version=4)
 
 
-def execute(notebook, timeout: int = CELL_TIMEOUT, **env_overrides: str) -> float:
-    """Run a notebook top to bottom, filling in its outputs; returns the seconds taken.
-
-    Raises CellExecutionError at the first cell that fails; the notebook then holds the
-    outputs up to that cell. The kernel has stopped when this returns or raises.
-    """
-    env = dict(os.environ)
-    env.pop("WORKSHOP_STEP_DIR", None)
-    env.update(env_overrides)
-    client = NotebookClient(
+def _client(notebook, timeout: int) -> NotebookClient:
+    return NotebookClient(
         notebook,
         timeout=timeout,
         kernel_name="python3",
         kernel_manager_class=ThisPythonKernelManager,
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},  # the kernel's working folder
     )
+
+
+def _kernel_env(env_overrides: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("WORKSHOP_STEP_DIR", None)
+    env.update(env_overrides)
+    return env
+
+
+def execute(notebook, timeout: int = CELL_TIMEOUT, **env_overrides: str) -> float:
+    """Run a notebook top to bottom, filling in its outputs; returns the seconds taken.
+
+    Raises CellExecutionError at the first cell that fails; the notebook then holds the
+    outputs up to that cell. The kernel has stopped when this returns or raises.
+    """
     started = time.monotonic()
-    client.execute(env=env)
+    _client(notebook, timeout).execute(env=_kernel_env(env_overrides))
+    return time.monotonic() - started
+
+
+def execute_in_one_kernel(notebooks, timeout: int = CELL_TIMEOUT, **env_overrides: str) -> float:
+    """Run several notebooks one after the other in ONE kernel, as Run All pressed again.
+
+    Each notebook gets its own outputs. Raises CellExecutionError at the first failing cell.
+    The kernel has stopped when this returns or raises; returns the seconds taken.
+    """
+    client = _client(notebooks[0], timeout)
+    started = time.monotonic()
+    with client.setup_kernel(env=_kernel_env(env_overrides)):
+        for notebook in notebooks:
+            client.nb = notebook
+            for index, cell in enumerate(notebook.cells):
+                client.execute_cell(cell, index)
     return time.monotonic() - started
 
 
@@ -122,6 +152,97 @@ def something_listens(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(1)
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+# --- exercises and solutions -----------------------------------------------------------------
+
+# A solution: a closed <details> block in a markdown cell, its code in a ```python block.
+SOLUTION_BLOCK = re.compile(
+    r"<details>\s*<summary>\s*Solution (\d+)\b.*?</summary>(.*?)</details>", re.S
+)
+CODE_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+EXERCISE_CELL = re.compile(r"\A# Exercise (\d+)\b")
+
+
+def solution_code(notebook) -> dict[int, str]:
+    """The code of each solution that has some, by exercise number."""
+    found = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for number, body in SOLUTION_BLOCK.findall(cell.source):
+                code = "\n".join(CODE_BLOCK.findall(body))
+                if code:
+                    found[int(number)] = code
+    return found
+
+
+def exercise_cells(notebook) -> dict[int, int]:
+    """The cell index of each empty exercise cell, by exercise number."""
+    return {
+        int(match.group(1)): index
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and (match := EXERCISE_CELL.match(cell.source))
+    }
+
+
+def with_solutions(notebook):
+    """A copy of the notebook with every solution's code typed into its exercise cell."""
+    solved = copy.deepcopy(notebook)
+    places = exercise_cells(solved)
+    for number, code in solution_code(notebook).items():
+        cell = solved.cells[places[number]]
+        cell.source = f"{cell.source}\n{code}"
+    return solved
+
+
+# --- comparing two runs -----------------------------------------------------------------------
+
+# What may differ between two correct runs: times, random names, ports, process ids, addresses.
+VARYING = [
+    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
+    (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d+"), "<timestamp>"),
+    (re.compile(r"0x[0-9a-f]+"), "0x<address>"),
+    (re.compile(r"![A-Za-z0-9]+"), "!<random>"),
+    (re.compile(r"\b[0-9a-f]{12,}\b"), "<id>"),
+    (re.compile(r"\d+\.\d+"), "<number>"),
+    (re.compile(r"process \d+"), "process <pid>"),
+]
+
+
+def comparable_text(cell) -> str:
+    """What a cell printed or showed as text, with the parts that vary between runs masked."""
+    text = ""
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            text += output.text  # one print may arrive in several pieces: join them as is
+        elif output.output_type in ("execute_result", "display_data"):
+            if "image/png" not in output.data:  # a plot differs in every run
+                text += output.data.get("text/plain", "") + "\n"
+    for pattern, replacement in VARYING:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def cells_that_changed(first, second) -> list[str]:
+    """The cells of `second` whose output differs from the same cell (by id) in `first`."""
+    earlier = {cell.get("id"): cell for cell in first.cells}
+    changed = []
+    for index, cell in enumerate(second.cells):
+        if cell.cell_type != "code" or EXERCISE_CELL.match(cell.source):
+            continue
+        before, after = comparable_text(earlier[cell.get("id")]), comparable_text(cell)
+        if before != after:
+            changed.append(f"cell {index}:\n--- first run\n{before}\n--- second run\n{after}")
+    return changed
+
+
+def listed_files(text: str) -> list[str]:
+    """The files that show_source/show_assignment listings say they come from."""
+    return re.findall(r"^# from (\S+)$", text, re.M)
+
+
+# Notebooks whose second run repeats only the cells that measure nothing (see the test).
+MEASURING_CELL = {"04_benchmark.ipynb": "measure("}
 
 
 @pytest.fixture
@@ -172,15 +293,60 @@ def test_notebook_is_stored_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_has_header_exercises_and_solutions(path):
+def test_notebook_has_header_exercises_solutions_and_key_points(path):
     notebook = read(path)
     header = notebook.cells[0].source
     for part in ("**Goal.**", "**What you need running.**", "**Time.**"):
         assert part in header, f"{path.name}: the first cell lacks {part}"
     headings = [c.source.splitlines()[0] for c in notebook.cells if c.cell_type == "markdown"]
-    assert "## Exercises" in headings and "## Solutions" in headings
-    solutions = [c for c in notebook.cells if "solution" in c.metadata.get("tags", [])]
-    assert solutions and all(c.metadata["jupyter"]["source_hidden"] for c in solutions)
+    for heading in ("## Exercises", "## Solutions", "## Key points"):
+        assert heading in headings, f"{path.name} has no {heading!r} section"
+    assert headings.index("## Exercises") < headings.index("## Solutions")
+    assert headings.index("## Key points") >= len(headings) - 2, "key points close the notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_run_all_cannot_reveal_a_solution(path):
+    """Solutions sit in closed <details> blocks (markdown), never in a code cell Run All runs."""
+    notebook = read(path)
+    code_cells = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    solutions = solution_code(notebook)
+    assert solutions, f"{path.name}: no solution with code found (<details><summary>Solution N"
+    for number, code in solutions.items():
+        first_line = next(line for line in code.splitlines() if line.strip())
+        assert first_line not in code_cells, f"solution {number} is in a code cell"
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    assert "<details open" not in markdown, "a solution block is open"
+    exercises = exercise_cells(notebook)
+    missing = sorted(set(solutions) - set(exercises))
+    assert not missing, f"{path.name}: no '# Exercise N' cell to try (and test) solutions {missing}"
+    unsolved = sorted(set(exercises) - set(solutions))
+    assert not unsolved, f"{path.name}: exercise cells {unsolved} have no solution with code"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_links_its_steps_the_next_notebook_and_the_docs(path):
+    text = "\n".join(c.source for c in read(path).cells if c.cell_type == "markdown")
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    local = [t.split("#")[0] for t in targets if not t.startswith(("http://", "https://"))]
+    broken = [t for t in local if not (NOTEBOOK_DIR / t).exists()]
+    assert not broken, f"{path.name} links files that do not exist: {broken}"
+    step_readme = f"../{step_folder_of(path)}/README.md"
+    assert step_readme in local, f"{path.name} does not link {step_readme}"
+    following = NOTEBOOKS[NOTEBOOKS.index(path) + 1 :]
+    if following:
+        assert following[0].name in local, f"{path.name} does not link {following[0].name}"
+    assert any("channels.readthedocs.io" in t for t in targets), "no link to the Channels docs"
+    assert any("channels_redis" in t for t in targets), "no link to channels_redis"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_step_readme_links_back_to_the_notebook(path):
+    readme = REPO_ROOT / step_folder_of(path) / "README.md"
+    next_section = readme.read_text(encoding="utf-8").split("\n## Next", 1)[1]
+    assert f"../notebooks/{path.name}" in next_section, (
+        f"{readme.relative_to(REPO_ROOT)} does not link {path.name} in its Next section"
+    )
 
 
 def _step_code_lines() -> dict[str, str]:
@@ -225,16 +391,44 @@ def test_kernel_is_this_python():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_runs_top_to_bottom(path, fresh_redis_url, record_property):
-    notebook = read(path)
-    seconds = execute(notebook, REDIS_URL=fresh_redis_url)
+def test_notebook_runs_twice_in_one_kernel(path, fresh_redis_url, record_property):
+    """Run All with the exercises solved, then Run All again: the second prints the same.
+
+    Notebook 4's second run skips the cells that measure: they start fresh servers and
+    use room names unique to each run, so repeating them only costs a minute of CPU and
+    gives new numbers; the cells that read those numbers run again.
+    """
+    first = with_solutions(read(path))
+    second = read(path)
+    measuring = MEASURING_CELL.get(path.name)
+    if measuring:
+        second.cells = [c for c in second.cells if measuring not in c.source]
+    seconds = execute_in_one_kernel([first, second], REDIS_URL=fresh_redis_url)
     record_property("seconds", round(seconds, 1))
-    print(f"{path.name} ran in {seconds:.1f} s")
-    text = output_text(notebook)
+    print(f"{path.name} ran twice in {seconds:.1f} s")
+
+    text = output_text(first) + output_text(second)
     assert f"Using the Redis that REDIS_URL names: {fresh_redis_url}" in text
-    assert first_error(notebook) is None
+    assert first_error(first) is None and first_error(second) is None
+    changed = cells_that_changed(first, second)
+    assert not changed, "the second run printed something else:\n" + "\n".join(changed)
+    for listed in listed_files(text):  # listings name files a learner can open
+        assert (REPO_ROOT / listed).is_file(), f"a listing names {listed}, which does not exist"
     for port in server_ports(text):  # notebook 3 stops the server it started
         assert not something_listens(port), f"{path.name} left a server running on port {port}"
+    if not os.environ.get("REDIS_URL") and not measuring:  # our own Redis: nobody else's groups
+        left = groups_with_members(fresh_redis_url)
+        assert not left, f"{path.name} left members in these groups: {left}"
+
+
+def groups_with_members(redis_url: str) -> dict[str, int]:
+    """Every channels_redis group in this Redis that still has members, with how many."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = client.keys("*:group:*")
+        return {key.decode(): client.zcard(key) for key in keys if client.zcard(key)}
+    finally:
+        client.close()
 
 
 def _without_channel_layers(settings: str) -> str:

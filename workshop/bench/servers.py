@@ -26,7 +26,8 @@ LAYER_NAMES = {
     "pubsub": "RedisPubSubChannelLayer",
     "none": "-",
 }
-STEP_LAYER = re.compile(r'"BACKEND": "[\w.]+\.(\w+)"')
+# The BACKEND inside CHANNEL_LAYERS (TEMPLATES names a BACKEND too, earlier in the file).
+STEP_LAYER = re.compile(r'CHANNEL_LAYERS\s*=\s*\{.*?"BACKEND":\s*"[\w.]+\.(\w+)"', re.S)
 
 
 def step_layer_name(step: int) -> str:
