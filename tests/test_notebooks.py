@@ -74,9 +74,24 @@ def _client(notebook, timeout: int) -> NotebookClient:
     )
 
 
+# The kernels' temp folder, inside this session's pytest temp folder. A notebook
+# removes its scratch files in an atexit hook, which does not run when its kernel is
+# stopped after a failing cell; whatever stays behind then stays in pytest's folder,
+# which pytest clears, not in the machine's temp folder.
+_kernel_temp_dir: list[pathlib.Path] = []
+
+
+@pytest.fixture(autouse=True, scope="session")
+def kernel_temp_dir(tmp_path_factory):
+    _kernel_temp_dir.append(tmp_path_factory.mktemp("kernel-tmp"))
+
+
 def _kernel_env(env_overrides: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("WORKSHOP_STEP_DIR", None)
+    if _kernel_temp_dir:
+        for variable in ("TMPDIR", "TEMP", "TMP"):
+            env[variable] = str(_kernel_temp_dir[-1])
     env.update(env_overrides)
     return env
 

@@ -34,10 +34,11 @@ def _pytest_basetemp_root() -> str:
 
 
 @contextlib.contextmanager
-def watched_temp_dir(env: dict[str, str]):
-    """Point env's temp variables at run_temp_dir(); yields a list that, after the block,
-    names what was left there (pytest's own folder aside). The leftovers are removed."""
-    folder = run_temp_dir()
+def watched_temp_dir(env: dict[str, str], folder: pathlib.Path | None = None):
+    """Point env's temp variables at `folder` (run_temp_dir()); yields a list that, after
+    the block, names what was left there (pytest's own folder aside). The leftovers are
+    removed."""
+    folder = folder or run_temp_dir()
     folder.mkdir(exist_ok=True)
     keep = _pytest_basetemp_root()
     for stale in folder.iterdir():  # from a run that was killed
