@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -65,6 +66,23 @@ def test_a_visitor_is_sent_to_the_login_page(server, path):
     assert final_url == f"{server.url}{LOGIN_PATH}?next={path}", final_url
     assert status == 200
     assert 'name="password"' in page and "csrfmiddlewaretoken" in page
+
+
+def test_signing_up_through_the_form_logs_the_new_user_in(server, browser):
+    browser.get(server.url + LOGIN_PATH)
+    browser.delete_all_cookies()
+    browser.find_element(By.LINK_TEXT, "Sign up").click()
+    username = f"new-{uuid.uuid4().hex[:8]}"  # a name no earlier run has taken
+    browser.find_element(By.ID, "id_username").send_keys(username)
+    for field in ("id_password1", "id_password2"):
+        browser.find_element(By.ID, field).send_keys("a long new password")
+    browser.find_element(By.ID, "signup-submit").click()
+    wait_for(
+        browser,
+        lambda: browser.current_url == server.url + "/chat/",
+        f"signing up led to {browser.current_url}, not to the room list",
+    )
+    assert text_of(browser, "logged-in-user") == username
 
 
 def test_a_socket_without_a_login_is_closed_with_4401(server):
