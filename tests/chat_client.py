@@ -17,6 +17,7 @@ RECEIVE_TIMEOUT = 10.0
 # join()'s default: logged in as the server's first account on a step with users.
 LOGGED_IN = "logged in"
 
+
 class HandshakeServerError(AssertionError):
     """The server answered a WebSocket handshake with a 5xx: never right, whatever was sent."""
 
