@@ -16,7 +16,6 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tests.chat_client import chat_message, close_code, join, next_frame, say
-from tests.conftest import unavailable
 from tests.pages import (
     log_in_with_form,
     on_login_page,
@@ -29,7 +28,6 @@ from tests.pages import (
 )
 from tests.reliability.conftest import COUNT_SOCKETS
 from workshop.accounts import ALICE, BOB, LOGIN_PATH, fetch, session_for
-from workshop.browser import BrowserUnavailable, start_chromium
 from workshop.step_server import run_manage
 
 pytestmark = pytest.mark.needs("login")
@@ -47,17 +45,6 @@ ended = Session.objects.filter(session_key=os.environ["WORKSHOP_SESSION"]).updat
 )
 assert ended == 1, "no such session"
 """
-
-
-@pytest.fixture
-def second_browser():
-    """A browser of its own: its cookies, so its login, are not the first browser's."""
-    try:
-        driver = start_chromium()
-    except BrowserUnavailable as error:
-        unavailable(str(error))
-    yield driver
-    driver.quit()
 
 
 @pytest.mark.parametrize("path", ["/chat/", "/chat/lobby/"])
