@@ -250,6 +250,24 @@ HINTS: tuple[Hint, ...] = (
         "CHROMIUM_PATH and CHROMEDRIVER_PATH; `python -m workshop doctor --tests` checks",
         example="NoSuchDriverException: Message: Unable to obtain driver for chrome",
     ),
+    Hint(
+        "disconnect-after-refusal",
+        "step 7",
+        (r"'\w+' object has no attribute '(layer_check|room_group_name)'",),
+        "disconnect() also runs for a socket that connect() refused (an anonymous user); "
+        "that socket never got {0}, because connect() returned before setting it",
+        'return at the top of disconnect() when not self.scope["user"].is_authenticated, '
+        "as step 7's consumer does",
+        example="AttributeError: 'ChatConsumer' object has no attribute 'layer_check'",
+    ),
+    Hint(
+        "login-template",
+        "step 7",
+        (r"TemplateDoesNotExist: registration/login\.html",),
+        "django.contrib.auth.urls brings the login view, but not the page it renders",
+        "write chat/templates/registration/login.html, as step 7 does",
+        example="django.template.exceptions.TemplateDoesNotExist: registration/login.html",
+    ),
     # Generic: only when nothing above matched.
     Hint(
         "server-did-not-start",
