@@ -161,6 +161,8 @@ class WhoIsTalkingTests(SimpleTestCase):
         self.assertTrue(connected)
         closed = await communicator.receive_output()
         self.assertEqual(closed, {"type": "websocket.close", "code": NOT_LOGGED_IN})
+        # disconnect() runs for a refused socket too, and must not fail.
+        await communicator.disconnect()
 
     async def test_a_name_in_the_frame_is_ignored(self):
         alice = await join("lobby", "alice")
