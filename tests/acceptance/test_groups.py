@@ -60,7 +60,7 @@ def test_two_browser_windows_in_one_room_talk(server, browser):
 
 @pytest.mark.slow
 def test_an_idle_socket_still_receives_after_15_seconds(server):
-    # redis-py 8 cut idle sockets off after about 5 s (see Troubleshooting): this catches it.
+    # redis-py 8 cut idle sockets off after about 5 s (channels_redis#422): this catches that.
     async def scenario():
         async with join(server, "idle-room") as idle:
             await asyncio.sleep(15)

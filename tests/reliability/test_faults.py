@@ -140,9 +140,9 @@ def test_the_page_reconnects_after_the_server_restarts(start_server, socket_coun
 def test_killing_one_of_two_daphnes_leaves_the_other_chatting(start_server):
     doomed = start_server(measure=False)  # killed below: coverage could not save its data
     survivor = start_server()
-    # More messages than a member's mailbox holds (100): the dead process's members
-    # stay in the group until it expires, their mailboxes fill up, and group_send
-    # must keep delivering to the live ones.
+    # More messages than the default layer's mailbox holds (100): there, the dead
+    # process's members stay in the group until it expires and their mailbox fills up;
+    # on any layer, group_send must keep delivering to the live ones.
     messages = [f"still here {n}" for n in range(150)]
 
     async def scenario():

@@ -24,7 +24,7 @@ async def join_all(stack: contextlib.AsyncExitStack, server, rooms: list[str]) -
 
 @pytest.mark.needs("reconnect")
 def test_sockets_idle_for_60_seconds_stay_open_and_receive(server):
-    # redis-py 8 cut idle sockets off after about 5 s (see Troubleshooting); Daphne pings
+    # redis-py 8 cut idle sockets off after about 5 s (channels_redis#422); Daphne pings
     # every 20 s and gives up after 30 s without an answer. 60 s covers both.
     async def scenario():
         async with contextlib.AsyncExitStack() as stack:
