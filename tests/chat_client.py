@@ -7,11 +7,15 @@ import contextlib
 import json
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from workshop.accounts import Account, cookie_header, session_for
 from workshop.step_server import StepServer
 
 RECEIVE_TIMEOUT = 10.0
+
+# join()'s default: logged in as the server's first account on a step with users.
+LOGGED_IN = "logged in"
 
 
 class HandshakeServerError(AssertionError):
@@ -37,16 +41,45 @@ class connect_checked(connect):
             raise
 
 
-def open_socket(server: StepServer, path: str, origin: str | None = "same"):
-    """Open a socket to any path (use with `async with`). origin="same" sends the page's."""
+def open_socket(
+    server: StepServer, path: str, origin: str | None = "same", session: str | None = LOGGED_IN
+):
+    """Open a socket to any path (use with `async with`). origin="same" sends the page's.
+
+    On a step with users the socket carries a session cookie, as the room page's does:
+    by default the server's first account's; session=None for none (anonymous), or any
+    other value (a forged cookie, or session_for(server, account) for another user).
+    """
     if origin == "same":
         origin = server.url
-    return connect_checked(server.ws_url(path), origin=origin, open_timeout=10, max_size=None)
+    if session == LOGGED_IN:
+        session = session_for(server)
+    cookie = cookie_header(session)
+    return connect_checked(
+        server.ws_url(path),
+        origin=origin,
+        additional_headers=[("Cookie", cookie)] if cookie else None,
+        open_timeout=10,
+        max_size=None,
+    )
 
 
-def join(server: StepServer, room: str, origin: str | None = "same"):
+def join(
+    server: StepServer, room: str, origin: str | None = "same", session: str | None = LOGGED_IN
+):
     """Open a socket to a room (use with `async with`), as the room page does."""
-    return open_socket(server, f"/ws/chat/{room}/", origin)
+    return open_socket(server, f"/ws/chat/{room}/", origin, session)
+
+
+def chat_message(server: StepServer, text: str, sender: Account | None = None) -> dict:
+    """The frame every member receives when `sender` says `text`.
+
+    From step 07 on, the server adds the sender's name (by default its first account,
+    the one join() logs in with); before that, a frame is the message alone.
+    """
+    if not server.accounts:
+        return {"message": text}
+    return {"user": (sender or server.accounts[0]).username, "message": text}
 
 
 async def say(socket, text: str) -> None:
@@ -73,6 +106,18 @@ async def nothing_arrives(socket, seconds: float = 0.5) -> bool:
         return True
     print(f"expected silence for {seconds} s, received {frame!r}")
     return False
+
+
+async def close_code(socket, timeout: float = 10.0) -> int:
+    """Read (and drop) frames until the server closes the socket; return the close code."""
+
+    async def drain():
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await socket.recv()
+
+    await asyncio.wait_for(drain(), timeout)
+    return socket.close_code
 
 
 async def chat_in_rounds(server, room: str, clients: int, senders: int, rounds: int):

@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from tests.prerequisites import IN_CI, unavailable  # noqa: F401  (also for test modules)
+from workshop.accounts import TEST_ACCOUNTS, create_accounts
 from workshop.browser import BrowserUnavailable, start_chromium
 from workshop.coverage_report import RCFILE
 from workshop.manifest import Step, get_step, load_steps
@@ -119,8 +120,15 @@ class ServerPool:
             parent.mkdir()
             copy = copy_project(under_test.source, parent)
             run_manage(copy, "migrate", "--verbosity", "0", env=env)
+            if under_test.has("login"):
+                create_accounts(copy, env, TEST_ACCOUNTS)
             self.copies[under_test] = copy
         return self.copies[under_test]
+
+    @staticmethod
+    def accounts(under_test: StepUnderTest) -> tuple:
+        """The logins a served copy has: the tests log in with them (steps with users)."""
+        return TEST_ACCOUNTS if under_test.has("login") else ()
 
     def shared(self, under_test: StepUnderTest, redis_url: str | None) -> StepServer:
         """The session's server for a step, (re)started when needed."""
@@ -137,14 +145,16 @@ class ServerPool:
         env = project_env(redis_url)
         copy = self.copy_of(under_test, env)
         rcfile = self.coverage_rcfile if measure else None
-        return StepServer(copy, env, coverage_rcfile=rcfile).start()
+        accounts = self.accounts(under_test)
+        return StepServer(copy, env, coverage_rcfile=rcfile, accounts=accounts).start()
 
     def runserver(self, under_test: StepUnderTest, redis_url: str | None) -> StepServer:
         """The step started with `python manage.py runserver`, as a student starts it."""
         server = self.runservers.get(under_test)
         if server is None or not server.running:
             env = project_env(redis_url)
-            server = Runserver(self.copy_of(under_test, env), env).start()
+            copy = self.copy_of(under_test, env)
+            server = Runserver(copy, env, accounts=self.accounts(under_test)).start()
             self.runservers[under_test] = server
         return server
 
@@ -160,8 +170,8 @@ class Runserver(StepServer):
     it, Django's own WSGI server, which answers every WebSocket with 404.
     """
 
-    def __init__(self, project_dir: pathlib.Path, env: dict[str, str]):
-        super().__init__(project_dir, env)
+    def __init__(self, project_dir: pathlib.Path, env: dict[str, str], accounts: tuple = ()):
+        super().__init__(project_dir, env, accounts=accounts)
         self.log_path = (
             self.project_dir.parent / f"runserver-{self.project_dir.name}-{self.port}.log"
         )
@@ -255,12 +265,24 @@ def pytest_runtest_makereport(item, call):
 # --- A real browser -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def chromium():
+def chromium_or_unavailable():
     try:
-        driver = start_chromium()
+        return start_chromium()
     except BrowserUnavailable as error:
         unavailable(str(error))
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    driver = chromium_or_unavailable()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def second_browser():
+    """Another headless Chromium, with cookies (so a login) of its own, for this test only."""
+    driver = chromium_or_unavailable()
     yield driver
     driver.quit()
 

@@ -6,6 +6,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.wait import WebDriverWait
 
+from workshop.accounts import LOGIN_PATH, Account
 from workshop.step_server import StepServer
 
 WAIT_SECONDS = 10
@@ -19,15 +20,38 @@ def text_of(browser, element_id: str) -> str:
     return browser.find_element(By.ID, element_id).text
 
 
+def on_login_page(browser, server: StepServer) -> bool:
+    return browser.current_url.startswith(server.url + LOGIN_PATH)
+
+
+def log_in_with_form(browser, server: StepServer, account: Account | None = None) -> None:
+    """On the login page: fill in the form and submit it, as a person does."""
+    account = account or server.accounts[0]
+    browser.find_element(By.ID, "id_username").send_keys(account.username)
+    browser.find_element(By.ID, "id_password").send_keys(account.password + Keys.ENTER)
+    wait_for(
+        browser,
+        lambda: not on_login_page(browser, server),
+        f"the login form did not log {account.username!r} in",
+    )
+
+
+def open_page(browser, server: StepServer, path: str) -> None:
+    """Open a page of the step; on a step with users, log in first when it asks."""
+    browser.get(server.url + path)
+    if server.accounts and on_login_page(browser, server):
+        log_in_with_form(browser, server)  # the login page then leads back to `path`
+
+
 def enter_room_from_index(browser, server: StepServer, room: str) -> None:
     """Type a room name on the index page and press Enter, as a student does."""
-    browser.get(server.url + "/chat/")
+    open_page(browser, server, "/chat/")
     browser.find_element(By.ID, "room-name-input").send_keys(room + Keys.ENTER)
 
 
 def open_room(browser, server: StepServer, room: str) -> None:
     """Open a room page and wait until its socket is connected."""
-    browser.get(f"{server.url}/chat/{room}/")
+    open_page(browser, server, f"/chat/{room}/")
     wait_for(
         browser,
         lambda: text_of(browser, "connection-status").startswith("Connected"),

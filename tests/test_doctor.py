@@ -12,7 +12,7 @@ import venv
 import pytest
 
 from tests.workshop_command import closed_redis_url, workshop
-from workshop.manifest import get_step
+from workshop.manifest import get_step, load_steps
 from workshop.pins import pin_mismatches
 from workshop.ports import free_port
 from workshop.step_server import copy_project
@@ -290,6 +290,21 @@ def test_a_consumer_routed_without_as_asgi_fails_with_its_fix(tmp_path):
     assert result.returncode == 1, result.output
     line_of(result.output, "FAIL", "routes to ChatConsumer itself")
     assert "consumers.ChatConsumer.as_asgi()" in fix_after(result.output, "itself")
+
+
+def test_a_step_with_users_and_no_login_page_fails_with_its_fix(tmp_path):
+    step = next(s for s in load_steps() if s.has("login"))
+    copy = broken(
+        tmp_path,
+        step.number,
+        "chatsite/urls.py",
+        '    path("accounts/", include("django.contrib.auth.urls")),\n',
+        "",
+    )
+    result = doctor(str(step.number), "--project", str(copy))
+    assert result.returncode == 1, result.output
+    line_of(result.output, "FAIL", "no login page: django.urls.exceptions.NoReverseMatch")
+    assert "django.contrib.auth.urls" in fix_after(result.output, "no login page")
 
 
 def test_settings_that_do_not_import_are_shown_with_the_error(tmp_path):

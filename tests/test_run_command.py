@@ -10,9 +10,10 @@ import urllib.request
 
 import pytest
 
-from tests.chat_client import join, next_frame, say
+from tests.chat_client import chat_message, join, next_frame, say
 from tests.workshop_command import bootstrap_python, closed_redis_url
-from workshop.manifest import REPO_ROOT, load_steps
+from workshop.accounts import DEMO
+from workshop.manifest import REPO_ROOT, get_step, load_steps
 from workshop.ports import free_port
 from workshop.processes import wait_until
 
@@ -33,6 +34,7 @@ def run_command(tmp_path):
     started = []
 
     def start(*args: str, python: str = sys.executable, **env_overrides: str):
+        step = get_step(args[0]) if args else LAST_STEP
         port = free_port()
         env = dict(os.environ, WORKSHOP_NO_VENV="1", PYTHONUNBUFFERED="1", **env_overrides)
         if python != sys.executable:
@@ -50,7 +52,11 @@ def run_command(tmp_path):
         started.append(process)
         url = f"http://127.0.0.1:{port}"
         server = types.SimpleNamespace(
-            url=url, ws_url=lambda path: f"ws://127.0.0.1:{port}{path}", process=process
+            url=url,
+            ws_url=lambda path: f"ws://127.0.0.1:{port}{path}",
+            # A step with users: the tests log in with the demo account the banner names.
+            accounts=(DEMO,) if step.has("login") else (),
+            sessions={},
         )
         if not wait_until(lambda: answers(url + "/chat/"), 60, interval=0.3, process=process):
             pytest.fail(f"`workshop run` never served {url}:\n{log_path.read_text()}")
@@ -74,21 +80,24 @@ def room_members_talk(server) -> dict:
 
 def test_without_any_redis_it_serves_on_the_in_memory_layer_and_says_so(run_command):
     server, log = run_command(REDIS_URL=closed_redis_url(), REDIS_SERVER="/nonexistent")
-    assert room_members_talk(server) == {"message": "hello through workshop run"}
+    assert room_members_talk(server) == chat_message(server, "hello through workshop run")
     assert "NO REDIS" in log() and "in-memory" in log()
+    if server.accounts:  # a step with users: its sockets logged in as the banner's account
+        assert f"Log in as {DEMO.username!r} with the password {DEMO.password!r}" in log()
+        assert server.sessions
 
 
 @pytest.mark.redis
 def test_without_a_reachable_redis_it_starts_its_own(run_command, redis_server):
     server, log = run_command(REDIS_URL=closed_redis_url())
-    assert room_members_talk(server) == {"message": "hello through workshop run"}
+    assert room_members_talk(server) == chat_message(server, "hello through workshop run")
     assert "Started a private redis-server" in log()
 
 
 @pytest.mark.redis
 def test_it_uses_the_redis_at_redis_url(run_command, redis_url):
     server, log = run_command(REDIS_URL=redis_url)
-    assert room_members_talk(server) == {"message": "hello through workshop run"}
+    assert room_members_talk(server) == chat_message(server, "hello through workshop run")
     assert f"Using the Redis at {redis_url}" in log()
 
 

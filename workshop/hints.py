@@ -408,6 +408,70 @@ HINTS: tuple[Hint, ...] = (
         patterns=(r"((?:Syntax|Indentation|Name)Error: .*)",),
         example="NameError: name 'async_to_sync' is not defined",
     ),
+    # Step 7: users.
+    Hint(
+        "scope-without-user",
+        "`KeyError: 'user'` in a consumer (step 7)",
+        "no `AuthMiddlewareStack` around the routes in `asgi.py`, or a consumer test that "
+        "builds the scope without a user",
+        "keep step 2's `AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(...)))`; in a "
+        'test, set `communicator.scope["user"]`',
+        patterns=(r"KeyError: 'user'",),
+        example="KeyError: 'user'",
+    ),
+    Hint(
+        "disconnect-after-refusal",
+        "`AttributeError: 'ChatConsumer' object has no attribute 'layer_check'` (or "
+        "`'room_group_name'`) after a refused socket (step 7)",
+        "`disconnect()` also runs for a socket that `connect()` refused (an anonymous user); "
+        "that socket never got `{0}`, because `connect()` returned before setting it",
+        'return at the top of `disconnect()` when `not self.scope["user"].is_authenticated`, '
+        "as step 7's consumer does",
+        patterns=(r"'\w+' object has no attribute '(layer_check|room_group_name)'",),
+        example="AttributeError: 'ChatConsumer' object has no attribute 'layer_check'",
+    ),
+    Hint(
+        "login-template",
+        "`django.template.exceptions.TemplateDoesNotExist: registration/login.html` in the "
+        "server log, `TemplateDoesNotExist at /accounts/login/` on the page (step 7)",
+        "`django.contrib.auth.urls` brings the login view, but not the page it renders",
+        "write `chat/templates/registration/login.html`, as step 7 does",
+        patterns=(r"TemplateDoesNotExist: registration/login\.html",),
+        example="django.template.exceptions.TemplateDoesNotExist: registration/login.html",
+    ),
+    Hint(
+        "login-redirect",
+        "`Not Found: /accounts/profile/` right after logging in (step 7)",
+        "no `LOGIN_REDIRECT_URL` in the settings, so Django's default applies",
+        '`LOGIN_REDIRECT_URL = "index"` in `chatsite/settings.py`',
+        patterns=(r"Not Found: /accounts/profile/",),
+        example="Not Found: /accounts/profile/",
+    ),
+    Hint(
+        "logout-by-get",
+        "`Method Not Allowed (GET): /accounts/logout/` in the server log, a blank page (step 7)",
+        "a link to the logout URL: Django 5 logs out by POST only",
+        'a form with `method="post"` and `{{% csrf_token %}}`, as step 7\'s '
+        "`chat/logged_in_as.html`",
+        patterns=(r"Method Not Allowed \(GET\): /accounts/logout/",),
+        example="Method Not Allowed (GET): /accounts/logout/",
+    ),
+    Hint(
+        "logout-without-csrf",
+        "`Forbidden (CSRF token missing.): /accounts/logout/` (step 7)",
+        "the logout form has no CSRF token",
+        "put `{{% csrf_token %}}` inside the `<form>`",
+        patterns=(r"Forbidden \(CSRF token missing\.\): /accounts/logout/",),
+        example="Forbidden (CSRF token missing.): /accounts/logout/",
+    ),
+    Hint(
+        "not-logged-in",
+        "`Disconnected (code 4401): you are not logged in` on a room page (step 7)",
+        "the socket's handshake carried no valid session: logged out in another tab, the "
+        "session expired, or the page was opened on another host name than the one you logged "
+        "in on (`localhost` and `127.0.0.1` have separate cookies)",
+        "reload the page and log in",
+    ),
     # Generic: `check` offers these only when nothing above matched.
     Hint(
         "server-did-not-start",

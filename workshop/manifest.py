@@ -11,8 +11,12 @@ MANIFEST_PATH = REPO_ROOT / "steps.toml"
 
 CAPABILITIES = (
     "http", "websocket", "groups", "async", "input-checks", "student-tests", "reconnect",
-    "burst",
+    "burst", "login",
 )  # fmt: skip
+
+# The workshop's parts: part 1 builds the chat, part 2 ("going further") adds what a
+# real chat needs. A step without a `part` key belongs to part 1.
+PART_TITLES = {1: "the chat", 2: "going further"}
 
 
 class ManifestError(ValueError):
@@ -28,6 +32,7 @@ class Step:
     exercise: int
     capabilities: tuple[str, ...]
     changed: tuple[str, ...]
+    part: int = 1
 
     @property
     def path(self) -> pathlib.Path:
@@ -62,9 +67,13 @@ def load_steps(path: pathlib.Path = MANIFEST_PATH) -> list[Step]:
                 exercise=int(entry["exercise"]),
                 capabilities=tuple(entry["capabilities"]),
                 changed=tuple(entry["changed"]),
+                part=int(entry.get("part", 1)),
             )
         except KeyError as missing:
             raise ManifestError(f"{path}: step {number} has no {missing} key") from None
+        if step.part not in PART_TITLES:
+            known = ", ".join(str(part) for part in PART_TITLES)
+            raise ManifestError(f"{path}: {step.folder} has part = {step.part}; choose {known}")
         unknown = set(step.capabilities) - set(CAPABILITIES)
         if unknown:
             raise ManifestError(f"{path}: {step.folder} names unknown capabilities {unknown}")

@@ -70,6 +70,20 @@ def websocket_routes(application) -> list[dict] | None:
     return routes
 
 
+def login_page() -> dict:
+    """Where the login page is, and whether its template loads (steps with users)."""
+    from django.template.loader import get_template
+    from django.urls import reverse
+
+    found: dict = {}
+    try:
+        found["url"] = reverse("login")
+        get_template("registration/login.html")
+    except BaseException as error:  # noqa: BLE001
+        found["error"] = error_text(error)
+    return found
+
+
 def probe(project: pathlib.Path) -> dict:
     module_name = settings_module(project)
     os.environ["DJANGO_SETTINGS_MODULE"] = module_name
@@ -99,6 +113,8 @@ def probe(project: pathlib.Path) -> dict:
         result["websocket_routes"] = websocket_routes(application)
     except BaseException as error:  # noqa: BLE001
         result["asgi_error"] = error_text(error)
+        return result
+    result["login_page"] = login_page()
     return result
 
 

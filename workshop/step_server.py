@@ -72,7 +72,9 @@ class StepServer:
     """Daphne serving one project folder on 127.0.0.1:<port>.
 
     With coverage_rcfile set, Daphne runs under coverage.py so that the step's
-    code is measured in the process that really executes it.
+    code is measured in the process that really executes it. `accounts` are the
+    logins that exist in its database (steps with users; see accounts.py), and
+    `sessions` the session cookies logged in so far, by username.
     """
 
     def __init__(
@@ -81,11 +83,14 @@ class StepServer:
         env: dict[str, str],
         port: int | None = None,
         coverage_rcfile: pathlib.Path | None = None,
+        accounts: tuple = (),
     ):
         self.project_dir = pathlib.Path(project_dir)
         self.env = env
         self.port = port or free_port()
         self.coverage_rcfile = coverage_rcfile
+        self.accounts = tuple(accounts)
+        self.sessions: dict[str, str] = {}
         self.log_path = self.project_dir.parent / f"daphne-{self.project_dir.name}-{self.port}.log"
         self.process: subprocess.Popen | None = None
 

@@ -75,12 +75,16 @@ def _clock(minutes: int) -> str:
 
 def agenda(steps) -> str:
     """The agenda slide's table: every step, its minutes and when it starts."""
+    from workshop.manifest import PART_TITLES
+
     lines = [
         "| Starts | Step | Teach | Exercise |",
         "|---|---|---:|---:|",
     ]
     start = 0
     for step in steps:
+        if step.number > 1 and step.part != steps[step.number - 2].part:
+            lines.append(f"| | **Part {step.part}: {PART_TITLES[step.part]}** | | |")
         lines.append(
             f"| {_clock(start)} | {step.number}. {step.title} "
             f"| {step.teach} min | {step.exercise} min |"
@@ -264,6 +268,24 @@ def step_section(step, previous, template: str, root, srcdir, template_name: str
     )
 
 
+def part_section(part: int, steps) -> str:
+    """The title slide that opens a part of the workshop (part 1 opens with the deck)."""
+    from workshop.manifest import PART_TITLES
+
+    in_part = [step for step in steps if step.part == part]
+    minutes = sum(step.minutes for step in in_part)
+    rows = "\n".join(f"- Step {step.number}: {step.title}" for step in in_part)
+    return (
+        "% Generated from steps.toml by _ext/workshop_slides.py.\n\n"
+        f"# Part {part}: {PART_TITLES[part]}\n\n"
+        f"{rows}\n\n{minutes} min, without breaks.\n\n"
+        "```{revealjs-notes}\n"
+        f"Part {part} builds on the finished chat of the steps before it; each step is still a "
+        "complete project in its own folder. A good place for a break.\n"
+        "```\n"
+    )
+
+
 def generate_sources(app) -> None:
     """Write _generated/ from steps.toml and steps/*.md (the builder-inited event)."""
     from workshop.manifest import load_steps
@@ -281,6 +303,9 @@ def generate_sources(app) -> None:
     includes = []
     for step in steps:
         previous = steps[step.number - 2] if step.number > 1 else None
+        if previous is not None and step.part != previous.part:
+            _write_if_changed(out / f"part{step.part}.md", part_section(step.part, steps))
+            includes.append(f"```{{include}} /{GENERATED}/part{step.part}.md\n```\n")
         template_path = templates / f"{step.folder}.md"
         template_name = f"slides/{TEMPLATES}/{step.folder}.md"
         if template_path.is_file():

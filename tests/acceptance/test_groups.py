@@ -7,6 +7,7 @@ import pytest
 from tests.chat_client import (
     assert_all_delivered_in_order,
     chat_in_rounds,
+    chat_message,
     join,
     next_frame,
     nothing_arrives,
@@ -25,11 +26,11 @@ def test_members_of_a_room_see_each_other_and_other_rooms_see_nothing(server):
             join(server, "kitchen") as carol,
         ):
             await say(alice, "hi bob")
-            assert await next_frame(bob) == {"message": "hi bob"}
-            assert await next_frame(alice) == {"message": "hi bob"}
+            assert await next_frame(bob) == chat_message(server, "hi bob")
+            assert await next_frame(alice) == chat_message(server, "hi bob")
             await say(bob, "hi alice")
-            assert await next_frame(alice) == {"message": "hi alice"}
-            assert await next_frame(bob) == {"message": "hi alice"}
+            assert await next_frame(alice) == chat_message(server, "hi alice")
+            assert await next_frame(bob) == chat_message(server, "hi alice")
             assert await nothing_arrives(carol, seconds=1.0)
 
     asyncio.run(scenario())
@@ -65,7 +66,7 @@ def test_an_idle_socket_still_receives_after_15_seconds(server):
             await asyncio.sleep(15)
             async with join(server, "idle-room") as talker:
                 await say(talker, "are you still there?")
-                assert await next_frame(idle) == {"message": "are you still there?"}
+                assert await next_frame(idle) == chat_message(server, "are you still there?")
 
     asyncio.run(scenario())
 
@@ -77,10 +78,10 @@ def test_two_daphne_processes_share_rooms_through_redis(server, start_server):
     async def scenario():
         async with join(server, "scale-out") as here, join(other, "scale-out") as there:
             await say(here, "across processes")
-            assert await next_frame(there) == {"message": "across processes"}
+            assert await next_frame(there) == chat_message(server, "across processes")
             await say(there, "and back")
-            assert await next_frame(here) == {"message": "across processes"}
-            assert await next_frame(here) == {"message": "and back"}
+            assert await next_frame(here) == chat_message(server, "across processes")
+            assert await next_frame(here) == chat_message(other, "and back")
 
     asyncio.run(scenario())
 

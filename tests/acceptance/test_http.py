@@ -1,11 +1,10 @@
 """Every step: the index page, and the room-name rule as a student meets it."""
 
-import urllib.request
-
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.pages import enter_room_from_index, text_of, wait_for
+from tests.pages import enter_room_from_index, open_page, text_of, wait_for
+from workshop.accounts import fetch, session_for
 
 pytestmark = pytest.mark.needs("http")
 
@@ -25,9 +24,8 @@ ROOM_NAMES = [
 
 
 def test_index_page_renders(server):
-    with urllib.request.urlopen(server.url + "/chat/", timeout=10) as response:
-        page = response.read().decode()
-    assert response.status == 200
+    status, _, page = fetch(server.url + "/chat/", session_for(server))
+    assert status == 200
     for element_id in ("room-name-input", "room-name-submit"):
         assert f'id="{element_id}"' in page
 
@@ -42,7 +40,7 @@ def test_typing_a_room_name_and_enter_opens_the_room(server, browser):
 
 
 def test_the_room_input_has_focus_on_load(server, browser):
-    browser.get(server.url + "/chat/")
+    open_page(browser, server, "/chat/")
     assert browser.switch_to.active_element.get_attribute("id") == "room-name-input"
 
 
@@ -58,7 +56,7 @@ def test_a_refused_name_is_explained_on_the_index_page(server, browser):
 
 
 def test_the_page_checks_names_with_the_servers_rule(server, browser):
-    browser.get(server.url + "/chat/")
+    open_page(browser, server, "/chat/")
     name_input = browser.find_element(By.ID, "room-name-input")
     for name, allowed in ROOM_NAMES:
         verdict = browser.execute_script(

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.chat_client import join, next_frame, nothing_arrives, say
+from tests.chat_client import chat_message, join, next_frame, nothing_arrives, say
 from tests.pages import open_room, post_message, text_of, wait_for
 
 pytestmark = pytest.mark.needs("input-checks")
@@ -34,7 +34,7 @@ def test_a_bad_frame_is_answered_and_not_broadcast(server, frame):
             assert await nothing_arrives(listener, seconds=0.5)
             # The same socket still works.
             await say(sender, "still here")
-            assert await next_frame(listener) == {"message": "still here"}
+            assert await next_frame(listener) == chat_message(server, "still here")
 
     asyncio.run(scenario())
 
@@ -45,7 +45,7 @@ def test_the_longest_allowed_message_is_delivered(server):
             await say(socket, "y" * MAX_MESSAGE_LENGTH)
             return await next_frame(socket)
 
-    assert asyncio.run(scenario()) == {"message": "y" * MAX_MESSAGE_LENGTH}
+    assert asyncio.run(scenario()) == chat_message(server, "y" * MAX_MESSAGE_LENGTH)
 
 
 def test_the_room_page_shows_the_error(server, browser):

@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from tests.chat_client import join, next_frame, say
+from tests.chat_client import chat_message, join, next_frame, say
 
 pytestmark = pytest.mark.needs("http")
 
@@ -29,4 +29,4 @@ def test_a_socket_opens_through_runserver(runserver):
             await say(socket, "through runserver")
             return await next_frame(socket)
 
-    assert asyncio.run(scenario()) == {"message": "through runserver"}
+    assert asyncio.run(scenario()) == chat_message(runserver, "through runserver")

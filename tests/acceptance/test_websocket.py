@@ -1,31 +1,42 @@
 """From step 02: the room page, a real WebSocket, the origin check, refused names."""
 
 import asyncio
-import urllib.error
 import urllib.parse
-import urllib.request
 
 import pytest
 from selenium.webdriver.common.by import By
 from websockets.exceptions import InvalidStatus
 
 from tests.acceptance.test_http import ROOM_NAMES
-from tests.chat_client import handshake_refusal, join, next_frame, path_refusal, say
-from tests.pages import open_room, post_message, text_of, wait_for, wait_until_log_contains
+from tests.chat_client import (
+    chat_message,
+    handshake_refusal,
+    join,
+    next_frame,
+    path_refusal,
+    say,
+)
+from tests.pages import (
+    open_page,
+    open_room,
+    post_message,
+    text_of,
+    wait_for,
+    wait_until_log_contains,
+)
+from workshop.accounts import fetch, session_for
 
 pytestmark = pytest.mark.needs("websocket")
 
 
-def http_status(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+def http_status(server, path: str) -> tuple[int, str]:
+    """GET a page of the step (logged in, on a step with users): its status and text."""
+    status, _, page = fetch(server.url + path, session_for(server))
+    return status, page
 
 
-def room_page_url(server, name: str) -> str:
-    return f"{server.url}/chat/{urllib.parse.quote(name, safe='')}/"
+def room_page_path(name: str) -> str:
+    return f"/chat/{urllib.parse.quote(name, safe='')}/"
 
 
 async def socket_opens(server, name: str) -> bool:
@@ -42,7 +53,7 @@ def test_a_message_comes_back_over_a_real_websocket(server):
             await say(socket, "hello, échos & <b>")
             return await next_frame(socket)
 
-    assert asyncio.run(scenario()) == {"message": "hello, échos & <b>"}
+    assert asyncio.run(scenario()) == chat_message(server, "hello, échos & <b>")
 
 
 def test_a_typed_message_appears_in_the_chat_log(server, browser):
@@ -62,7 +73,7 @@ def test_a_socket_without_an_origin_is_refused(server):
 
 def test_page_and_socket_accept_the_same_room_names(server):
     for name, allowed in ROOM_NAMES:
-        status, _ = http_status(room_page_url(server, name))
+        status, _ = http_status(server, room_page_path(name))
         assert (status == 200) == allowed, f"/chat/{name}/ answered {status}"
         assert asyncio.run(socket_opens(server, name)) == allowed, f"socket for {name!r}"
 
@@ -90,7 +101,7 @@ def test_a_socket_for_a_path_without_a_room_is_refused_without_a_server_error(se
 
 
 def test_a_refused_room_page_says_why(server):
-    status, page = http_status(room_page_url(server, "two words"))
+    status, page = http_status(server, room_page_path("two words"))
     assert status == 404
     assert "is not a room name" in page
     assert "letters" in page  # the rule, not just "no"
@@ -98,10 +109,10 @@ def test_a_refused_room_page_says_why(server):
 
 def test_a_hostile_room_name_is_shown_as_text(server, browser):
     hostile = 'x"><i id="injected">boom</i><script>alert(1)</script>'
-    status, page = http_status(room_page_url(server, hostile))
+    status, page = http_status(server, room_page_path(hostile))
     assert status == 404
     assert '<i id="injected">' not in page
-    browser.get(room_page_url(server, hostile))
+    open_page(browser, server, room_page_path(hostile))
     assert browser.find_elements(By.ID, "injected") == []
     assert hostile in text_of(browser, "room-name-error")
 

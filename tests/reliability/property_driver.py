@@ -33,6 +33,7 @@ django.setup()
 
 from channels.routing import URLRouter  # noqa: E402
 from channels.testing import WebsocketCommunicator  # noqa: E402
+from django.contrib.auth.models import User  # noqa: E402
 from django.test import override_settings  # noqa: E402
 from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -44,6 +45,9 @@ MAX_MESSAGE_LENGTH = getattr(consumers, "MAX_MESSAGE_LENGTH", 1000)
 APPLICATION = URLRouter(websocket_urlpatterns)
 IN_MEMORY_LAYER = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 TIMEOUT = 5
+# Both members are this logged-in user, as AuthMiddlewareStack would put it in the scope
+# (steps before 07 ignore it; from 07 on, each broadcast names it as the sender).
+PROPERTY_USER = "property"
 
 # Characters that have broken chat programs: NUL, lone surrogates, a right-to-left
 # override, a byte order mark, a combining accent, an emoji, markup, line breaks.
@@ -99,6 +103,8 @@ async def answer_and_broadcast(frame):
     """Send frame from one member; return (the sender's answer, what another member heard)."""
     sender = WebsocketCommunicator(APPLICATION, "/ws/chat/property/")
     listener = WebsocketCommunicator(APPLICATION, "/ws/chat/property/")
+    for member in (sender, listener):
+        member.scope["user"] = User(username=PROPERTY_USER)
     try:
         assert (await sender.connect(TIMEOUT))[0], "the sender could not connect"
         assert (await listener.connect(TIMEOUT))[0], "the listener could not connect"
@@ -117,16 +123,25 @@ async def answer_and_broadcast(frame):
         await listener.disconnect()
 
 
+def without_sender(frame: dict) -> dict:
+    """A broadcast frame without its sender's name, which must be PROPERTY_USER if there."""
+    frame = dict(frame)
+    assert frame.pop("user", PROPERTY_USER) == PROPERTY_USER, f"the wrong sender: {frame!r}"
+    return frame
+
+
 def check(frame, loop) -> None:
     try:
         answer, heard = loop.run_until_complete(answer_and_broadcast(frame))
     except TimeoutError:
         raise AssertionError("no answer within 5 s") from None
+    heard = without_sender(heard)
     if "error" in answer:
         assert set(answer) == {"error"} and isinstance(answer["error"], str), answer
         assert answer["error"], "an empty error"
         assert heard == {"message": "sentinel"}, f"refused, yet broadcast: {heard!r}"
         return
+    answer = without_sender(answer)
     assert set(answer) == {"message"}, f"neither an error nor a message: {answer!r}"
     assert is_valid_chat_message(answer["message"]), f"broadcast an invalid message: {answer!r}"
     assert heard == answer, f"the sender saw {answer!r}, another member {heard!r}"

@@ -7,15 +7,13 @@ so a fault here never reaches the session's shared server.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import time
 
 import pytest
 from selenium.webdriver.common.by import By
-from websockets.exceptions import ConnectionClosed
 
-from tests.chat_client import join, next_frame, say
+from tests.chat_client import chat_message, close_code, join, next_frame, say
 from tests.pages import chat_log, open_room, post_message, text_of, wait_until_log_contains
 from workshop.processes import wait_until
 
@@ -27,18 +25,6 @@ LAYER_UNAVAILABLE = 4503
 RECONNECT_SECONDS = 20
 
 
-async def close_code(socket, timeout: float = 10.0) -> int:
-    """Read (and drop) frames until the server closes the socket; return the close code."""
-
-    async def drain():
-        with contextlib.suppress(ConnectionClosed):
-            while True:
-                await socket.recv()
-
-    await asyncio.wait_for(drain(), timeout)
-    return socket.close_code
-
-
 def test_redis_stopping_closes_sockets_with_4503_and_the_chat_serves_again(
     private_redis, start_server
 ):
@@ -47,7 +33,7 @@ def test_redis_stopping_closes_sockets_with_4503_and_the_chat_serves_again(
     async def scenario():
         async with join(server, "phoenix") as alice, join(server, "phoenix") as bob:
             await say(alice, "before")
-            assert await next_frame(bob) == {"message": "before"}
+            assert await next_frame(bob) == chat_message(server, "before")
             private_redis.stop()
             assert await close_code(alice) == LAYER_UNAVAILABLE
             assert await close_code(bob) == LAYER_UNAVAILABLE
@@ -57,8 +43,8 @@ def test_redis_stopping_closes_sockets_with_4503_and_the_chat_serves_again(
         private_redis.start()  # same port: the server's REDIS_URL is right again
         async with join(server, "phoenix") as alice, join(server, "phoenix") as bob:
             await say(alice, "after")
-            assert await next_frame(bob) == {"message": "after"}
-            assert await next_frame(alice) == {"message": "after"}
+            assert await next_frame(bob) == chat_message(server, "after")
+            assert await next_frame(alice) == chat_message(server, "after")
 
     asyncio.run(scenario())
     assert server.running, "Daphne exited when Redis went away"
@@ -88,7 +74,7 @@ def test_the_page_reconnects_by_itself_after_redis_restarts(
     async def bob_says(text: str) -> None:
         async with join(server, "phoenix") as bob:
             await say(bob, text)
-            assert await next_frame(bob) == {"message": text}
+            assert await next_frame(bob) == chat_message(server, text)
 
     asyncio.run(bob_says("before the restart"))
     wait_until_log_contains(browser, "before the restart")
@@ -116,7 +102,7 @@ def test_the_page_reconnects_by_itself_after_redis_restarts(
             send_button.click()  # the text kept from before
             return await next_frame(bob)
 
-    assert asyncio.run(bob_hears_the_page()) == {"message": "typed while Redis was down"}
+    assert asyncio.run(bob_hears_the_page()) == chat_message(server, "typed while Redis was down")
     assert message_box.get_property("value") == ""
     assert chat_log(browser).count("before the restart") == 1
 
@@ -167,7 +153,7 @@ def test_killing_one_of_two_daphnes_leaves_the_other_chatting(start_server):
         ):
             await say(doomed_member, "across processes")
             for socket in (first, second):
-                assert await next_frame(socket) == {"message": "across processes"}
+                assert await next_frame(socket) == chat_message(doomed, "across processes")
 
             doomed.process.kill()
             doomed.process.wait(timeout=10)
@@ -177,10 +163,10 @@ def test_killing_one_of_two_daphnes_leaves_the_other_chatting(start_server):
                     await say(first, text)
                 for socket in (first, second):
                     for text in messages[batch : batch + 50]:
-                        assert await next_frame(socket) == {"message": text}
+                        assert await next_frame(socket) == chat_message(survivor, text)
             async with join(survivor, "survivors") as newcomer:
                 await say(newcomer, "hello after the crash")
-                assert await next_frame(second) == {"message": "hello after the crash"}
+                assert await next_frame(second) == chat_message(survivor, "hello after the crash")
 
     asyncio.run(scenario())
     assert survivor.running
@@ -197,7 +183,7 @@ def test_sigterm_right_after_200_clients_leave_stops_the_server_within_10_s(star
         sockets = [await join(server, "exit") for _ in range(clients)]
         await say(sockets[0], "everyone here")
         for socket in sockets:
-            assert await next_frame(socket, timeout=30) == {"message": "everyone here"}
+            assert await next_frame(socket, timeout=30) == chat_message(server, "everyone here")
         # All 200 leave at once: their disconnect handlers (group_discard) run now.
         await asyncio.gather(*(socket.close() for socket in sockets))
 

@@ -30,8 +30,9 @@ from selenium.webdriver.support.wait import WebDriverWait
 from websockets.exceptions import ConnectionClosed
 
 from tests.acceptance.test_input_checks import BAD_FRAMES
-from tests.acceptance.test_websocket import http_status, room_page_url
+from tests.acceptance.test_websocket import http_status, room_page_path
 from tests.chat_client import (
+    chat_message,
     handshake_refusal,
     join,
     next_frame,
@@ -39,7 +40,7 @@ from tests.chat_client import (
     path_refusal,
     say,
 )
-from tests.pages import open_room, post_message, text_of, wait_until_log_contains
+from tests.pages import open_page, open_room, post_message, text_of, wait_until_log_contains
 
 pytestmark = pytest.mark.needs("reconnect")
 
@@ -69,7 +70,7 @@ async def closed_by_server(socket, timeout: float = 10.0) -> int:
 async def room_still_works(server, room: str) -> None:
     async with join(server, room) as first, join(server, room) as second:
         await say(first, "the room still works")
-        assert await next_frame(second) == {"message": "the room still works"}
+        assert await next_frame(second) == chat_message(server, "the room still works")
 
 
 def test_every_hostile_frame_is_answered_and_other_members_chat_on(server):
@@ -91,7 +92,7 @@ def test_every_hostile_frame_is_answered_and_other_members_chat_on(server):
                 # Members between the bad frames: they hear each other, and nothing else.
                 await say(alice, f"after {name}")
                 for socket in (alice, bob, attacker):
-                    assert await next_frame(socket) == {"message": f"after {name}"}, name
+                    assert await next_frame(socket) == chat_message(server, f"after {name}"), name
             assert await nothing_arrives(bob, seconds=0.3)
 
     asyncio.run(scenario())
@@ -186,7 +187,7 @@ HOSTILE_ROOM_PATHS = {
 
 @pytest.mark.parametrize("path", HOSTILE_ROOM_PATHS.values(), ids=HOSTILE_ROOM_PATHS.keys())
 def test_a_room_name_outside_the_rule_gets_an_explanation_and_no_socket(server, path):
-    status, page = http_status(f"{server.url}/chat/{path}/")
+    status, page = http_status(server, f"/chat/{path}/")
     assert status == 404, status
     assert "is not a room name" in page
 
@@ -229,7 +230,7 @@ def test_html_in_a_message_and_in_a_room_name_is_shown_as_text(server, browser):
     assert browser.find_elements(By.CSS_SELECTOR, "img") == []
 
     hostile = "</script><script>alert(2)</script>"
-    browser.get(room_page_url(server, hostile))
+    open_page(browser, server, room_page_path(hostile))
     assert_no_dialog(browser)
     assert hostile in text_of(browser, "room-name-error")
     assert browser.find_elements(By.ID, "chat-log") == []  # the index page, not a room

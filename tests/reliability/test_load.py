@@ -13,7 +13,7 @@ import contextlib
 
 import pytest
 
-from tests.chat_client import burst_across_rooms, join, next_frame, say
+from tests.chat_client import burst_across_rooms, chat_message, join, next_frame, say
 
 pytestmark = pytest.mark.slow
 
@@ -33,11 +33,13 @@ def test_sockets_idle_for_60_seconds_stay_open_and_receive(server):
             talker = await stack.enter_async_context(join(server, "idle-60"))
             await say(talker, "still there after a minute?")
             for socket in [*idle, talker]:
-                assert await next_frame(socket) == {"message": "still there after a minute?"}
+                assert await next_frame(socket) == chat_message(
+                    server, "still there after a minute?"
+                )
             # And an idle socket can still talk.
             await say(idle[0], "yes")
             for socket in [*idle, talker]:
-                assert await next_frame(socket) == {"message": "yes"}
+                assert await next_frame(socket) == chat_message(server, "yes")
 
     asyncio.run(scenario())
 

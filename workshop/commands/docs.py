@@ -18,7 +18,7 @@ import re
 
 from ..diffing import step_changes, unified_diff
 from ..hints import HINTS, TROUBLESHOOTING_PAGE, as_documented
-from ..manifest import REPO_ROOT, Step, load_steps
+from ..manifest import PART_TITLES, REPO_ROOT, Step, load_steps
 
 BEGIN = "<!-- begin generated: {name} (python -m workshop docs) -->"
 END = "<!-- end generated: {name} -->"
@@ -136,19 +136,33 @@ def own_folder_steps(previous: Step, step: Step, requirements_changed: bool) -> 
     return lines
 
 
+def _duration(minutes: int) -> str:
+    return f"{minutes} minutes, {minutes // 60} h {minutes % 60:02d} min"
+
+
 def step_table_block(steps: list[Step]) -> str:
-    """The README's table of steps, with teaching and exercise minutes."""
-    lines = [
-        "| # | Folder | What you build | Teach | Exercise |",
-        "|---|---|---|---|---|",
-    ]
-    for step in steps:
-        lines.append(
-            f"| {step.number} | [`{step.folder}`]({step.folder}/README.md) | {step.title} "
-            f"| {step.teach} min | {step.exercise} min |"
-        )
+    """The README's table of steps: one table per part, each with its own minutes."""
+    lines = []
+    for part, title in PART_TITLES.items():
+        in_part = [step for step in steps if step.part == part]
+        if not in_part:
+            continue
+        if lines:
+            lines.append("")
+        lines += [
+            f"**Part {part}: {title}**",
+            "",
+            "| # | Folder | What you build | Teach | Exercise |",
+            "|---|---|---|---|---|",
+        ]
+        for step in in_part:
+            lines.append(
+                f"| {step.number} | [`{step.folder}`]({step.folder}/README.md) | {step.title} "
+                f"| {step.teach} min | {step.exercise} min |"
+            )
+        lines += ["", f"Part {part}: {_duration(sum(step.minutes for step in in_part))}."]
     total = sum(step.minutes for step in steps)
-    lines += ["", f"Total: {total} minutes, {total // 60} h {total % 60:02d} min without breaks."]
+    lines += ["", f"Total: {_duration(total)} without breaks."]
     return "\n".join(lines)
 
 

@@ -359,6 +359,21 @@ def check_project(
             )
         else:
             results.append(Result("ok", f"{len(routes)} WebSocket route(s), each with as_asgi()"))
+
+    login = found.get("login_page")
+    if step.has("login") and login is not None:
+        if "error" in login:
+            results.append(
+                Result(
+                    "FAIL",
+                    f"no login page: {login['error']}",
+                    'include path("accounts/", include("django.contrib.auth.urls")) in '
+                    "chatsite/urls.py and write chat/templates/registration/login.html, "
+                    f"as step {step.number} does",
+                )
+            )
+        else:
+            results.append(Result("ok", f"the login page is at {login['url']}"))
     return results
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 
+from ..accounts import DEMO, create_accounts
 from ..manifest import Step
 from ..ports import port_is_free
 from ..redis_server import (
@@ -84,11 +85,18 @@ def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None)
         _say(f"Preparing a scratch database for {project_dir.name} ...")
         try:
             run_manage(project_dir, "migrate", "--verbosity", "0", env=env)
+            if step.has("login"):
+                create_accounts(project_dir, env, (DEMO,))
         except StepServerError as error:
             _say(str(error))
             return 1
         _say(f"Step {step.number}: {step.title}")
         _say(f"Open http://127.0.0.1:{port}/chat/ in your browser. Ctrl-C stops the server.")
+        if step.has("login"):
+            _say(
+                f"Log in as {DEMO.username!r} with the password {DEMO.password!r} (a demo "
+                "account in this run's scratch database), or sign up for more."
+            )
         try:
             return subprocess.call(
                 [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],

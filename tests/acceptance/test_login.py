@@ -1,0 +1,199 @@
+"""From step 07: the chat is for logged-in users, and every message names its sender.
+
+The sender's name comes from the session the socket's handshake carried
+(scope["user"]), never from the frame; a socket without a login is accepted and
+closed with 4401, which the page explains and does not retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.chat_client import chat_message, close_code, join, next_frame, say
+from tests.pages import (
+    log_in_with_form,
+    on_login_page,
+    open_page,
+    open_room,
+    post_message,
+    text_of,
+    wait_for,
+    wait_until_log_contains,
+)
+from tests.reliability.conftest import COUNT_SOCKETS
+from workshop.accounts import ALICE, BOB, LOGIN_PATH, fetch, session_for
+from workshop.processes import wait_until
+from workshop.step_server import run_manage
+
+pytestmark = pytest.mark.needs("login")
+
+NOT_LOGGED_IN = 4401  # the close code step 07 defines (chat/consumers.py)
+
+# Run by `manage.py shell -c`: end one session as if its time had run out.
+EXPIRE_SESSION = """
+import os
+from datetime import timedelta
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+ended = Session.objects.filter(session_key=os.environ["WORKSHOP_SESSION"]).update(
+    expire_date=timezone.now() - timedelta(seconds=1)
+)
+assert ended == 1, "no such session"
+"""
+
+
+@pytest.mark.parametrize("path", ["/chat/", "/chat/lobby/"])
+def test_a_visitor_is_sent_to_the_login_page(server, path):
+    status, final_url, page = fetch(server.url + path)
+    assert final_url == f"{server.url}{LOGIN_PATH}?next={path}", final_url
+    assert status == 200
+    assert 'name="password"' in page and "csrfmiddlewaretoken" in page
+
+
+def test_signing_up_through_the_form_logs_the_new_user_in(server, browser):
+    browser.get(server.url + LOGIN_PATH)
+    browser.delete_all_cookies()
+    browser.find_element(By.LINK_TEXT, "Sign up").click()
+    username = f"new-{uuid.uuid4().hex[:8]}"  # a name no earlier run has taken
+    browser.find_element(By.ID, "id_username").send_keys(username)
+    for field in ("id_password1", "id_password2"):
+        browser.find_element(By.ID, field).send_keys("a long new password")
+    browser.find_element(By.ID, "signup-submit").click()
+    wait_for(
+        browser,
+        lambda: browser.current_url == server.url + "/chat/",
+        f"signing up led to {browser.current_url}, not to the room list",
+    )
+    assert text_of(browser, "logged-in-user") == username
+
+
+def test_a_socket_without_a_login_is_closed_with_4401(server):
+    log_before = len(server.log_text())
+
+    async def scenario():
+        async with join(server, "lobby", session=None) as anonymous:
+            return await close_code(anonymous)
+
+    assert asyncio.run(scenario()) == NOT_LOGGED_IN
+    # disconnect() runs after the refusal too, and must not fail.
+    assert wait_until(lambda: "WSDISCONNECT" in server.log_text()[log_before:], 10)
+    time.sleep(1.5)  # Daphne reports an application's exception within a second
+    log = server.log_text()[log_before:]
+    assert "Traceback" not in log and "Exception inside application" not in log, log[-3000:]
+
+
+def test_a_forged_session_cookie_is_refused(server):
+    async def scenario():
+        async with join(server, "lobby", session="x" * 32) as forged:
+            return await close_code(forged)
+
+    assert asyncio.run(scenario()) == NOT_LOGGED_IN
+
+
+def test_an_expired_session_is_refused(server):
+    account = ALICE
+    session = session_for(server, account)
+    env = {**server.env, "WORKSHOP_SESSION": session}
+    run_manage(server.project_dir, "shell", "-c", EXPIRE_SESSION, env=env)
+    del server.sessions[account.username]  # later tests log in afresh
+
+    async def scenario():
+        async with join(server, "lobby", session=session) as expired:
+            return await close_code(expired)
+
+    assert asyncio.run(scenario()) == NOT_LOGGED_IN
+
+
+def test_the_name_in_a_frame_is_ignored(server):
+    async def scenario():
+        async with join(server, "names") as sender, join(server, "names") as listener:
+            await sender.send(json.dumps({"user": "admin", "message": "it is me, admin"}))
+            return await next_frame(sender), await next_frame(listener)
+
+    heard_by_sender, heard_by_listener = asyncio.run(scenario())
+    expected = chat_message(server, "it is me, admin")  # under the sender's own name
+    assert heard_by_sender == expected
+    assert heard_by_listener == expected
+
+
+def test_each_socket_speaks_under_its_own_login(server):
+    async def scenario():
+        alice_session, bob_session = session_for(server, ALICE), session_for(server, BOB)
+        async with (
+            join(server, "pair", session=alice_session) as alice,
+            join(server, "pair", session=bob_session) as bob,
+        ):
+            await say(alice, "hi bob")
+            assert await next_frame(bob) == chat_message(server, "hi bob", sender=ALICE)
+            await say(bob, "hi alice")
+            assert await next_frame(alice) == chat_message(server, "hi bob", sender=ALICE)
+            assert await next_frame(alice) == chat_message(server, "hi alice", sender=BOB)
+
+    asyncio.run(scenario())
+
+
+def test_two_users_in_two_browsers_see_each_others_names(server, browser, second_browser):
+    for driver, account in ((browser, ALICE), (second_browser, BOB)):
+        driver.get(server.url + LOGIN_PATH)
+        driver.delete_all_cookies()  # whoever this browser was logged in as before
+        driver.get(server.url + "/chat/pair/")
+        assert on_login_page(driver, server), driver.current_url
+        log_in_with_form(driver, server, account)
+        wait_for(
+            driver,
+            lambda driver=driver: text_of(driver, "connection-status").startswith("Connected"),
+            f"{account.username}'s room page never said Connected",
+        )
+        assert text_of(driver, "logged-in-user") == account.username
+
+    post_message(browser, "hello from alice")
+    post_message(second_browser, "hello from bob")
+    for driver in (browser, second_browser):
+        wait_until_log_contains(driver, "alice: hello from alice\n")
+        wait_until_log_contains(driver, "bob: hello from bob\n")
+
+
+def test_logging_out_leaves_open_sockets_and_the_next_page_asks_for_a_login(server, browser):
+    open_room(browser, server, "after-logout")
+    room_tab = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    open_page(browser, server, "/chat/")
+    browser.find_element(By.ID, "logout-submit").click()
+    wait_for(browser, lambda: on_login_page(browser, server), "Log out did not lead to login")
+
+    # The room's socket was opened logged in, and stays so (a known limitation).
+    browser.switch_to.window(room_tab)
+    assert text_of(browser, "connection-status").startswith("Connected")
+    post_message(browser, "sent after logging out")
+    wait_until_log_contains(browser, "sent after logging out")
+    # The next page load asks for a login.
+    browser.refresh()
+    wait_for(browser, lambda: on_login_page(browser, server), "a reload did not ask for a login")
+
+
+def test_the_page_says_4401_and_does_not_reconnect(start_server, browser):
+    server = start_server()  # its own: this test restarts it
+    browser.switch_to.new_window("tab")
+    browser.execute_cdp_cmd("Page.enable", {})
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_SOCKETS})
+    open_room(browser, server, "door")
+    # The session ends (the user logged out elsewhere): the browser's cookie goes too.
+    browser.delete_cookie("sessionid")
+    server.stop()
+    server.start()  # the same port: the page reconnects, now without a login
+    wait_for(
+        browser,
+        lambda: "code 4401" in text_of(browser, "connection-status"),
+        "the page never showed the 4401 close",
+    )
+    assert "not logged in" in text_of(browser, "connection-status")
+    opened = browser.execute_script("return window.socketsOpened;")
+    time.sleep(3)  # longer than the first waits of the reconnect backoff (0.5 s, 1 s)
+    assert browser.execute_script("return window.socketsOpened;") == opened, "it reconnected"
+    assert browser.find_element(By.ID, "chat-message-submit").get_property("disabled")
