@@ -6,7 +6,7 @@
   Redis                      REDIS_URL if it answers, else a private redis-server
   two Daphne processes       `daphne --proxy-headers`, DEBUG off, settings from the environment
   extra processes            whatever the step's capabilities need (EXTRA_PROCESSES)
-  nginx                      docs/production/nginx.conf on a free port (workshop/production_nginx.py)
+  nginx                      docs/production/nginx.conf on a free port (production_nginx.py)
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 
 from .manifest import Step
@@ -109,7 +110,9 @@ class ProductionStack:
         self.env = project_env(
             self.redis_url,
             DJANGO_SETTINGS_MODULE="workshop_production_settings",
-            PYTHONPATH=os.pathsep.join(filter(None, [str(OVERRIDES_DIR), os.environ.get("PYTHONPATH")])),
+            PYTHONPATH=os.pathsep.join(
+                filter(None, [str(OVERRIDES_DIR), os.environ.get("PYTHONPATH")])
+            ),
             DJANGO_DEBUG="0",
             DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -194,6 +197,17 @@ class ProductionStack:
         server = self.servers[index]
         server.stop()
         server.start()
+
+    def wait(self, interval: float = 0.5) -> str:
+        """Block until one of the stack's processes exits; returns which one."""
+        while True:
+            named = [(f"Daphne on port {s.port}", s.process) for s in self.servers]
+            named += [(f"process {p.args}", p) for p in self.extra]
+            named.append(("nginx", self.nginx.process))
+            for name, process in named:
+                if process is None or process.poll() is not None:
+                    return name
+            time.sleep(interval)
 
     def log_text(self) -> str:
         """Every process's log, for a failing test's report."""

@@ -62,7 +62,9 @@ def render_site(
     servers = "".join(f"    server 127.0.0.1:{port};\n" for port in server_ports)
     text = _replace_once(site_text, r"(?:^    server 127\.0\.0\.1:\d+;\n)+", servers)
     text = _replace_once(text, r"^    listen 80;$", f"    listen 127.0.0.1:{listen_port};")
-    return _replace_once(text, r"^        alias /srv/chat/static/;$", f"        alias {static_root}/;")
+    return _replace_once(
+        text, r"^        alias /srv/chat/static/;$", f"        alias {static_root}/;"
+    )
 
 
 def main_config(scratch: pathlib.Path, site_path: pathlib.Path) -> str:
