@@ -1,8 +1,8 @@
 """The production-shaped stack (workshop/production.py), started once for these tests.
 
 nginx in front of two Daphne processes of the last step, one Redis, DEBUG off: what
-docs/production.md describes, from the nginx file it shows. Every test here is in one
-xdist group, so one worker starts the stack once and runs them in file order (the
+docs/production.md describes, from the nginx file it shows. The tests of test_stack.py are
+in one xdist group, so one worker starts the stack once and runs them in file order (the
 rolling restart last).
 """
 
@@ -22,7 +22,7 @@ LAST_STEP = load_steps()[-1]
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if "tests/production/" in item.nodeid:
+        if "tests/production/test_stack.py" in item.nodeid:
             item.add_marker(pytest.mark.xdist_group("production"))
 
 
