@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     # python -m workshop bench [--quick]: fan-out latency and throughput per step
     add_bench_parser(commands)
 
+    from .production_bench import add_parser as add_production_bench_parser
+
+    # python -m workshop bench-production: the same loads, direct and through nginx
+    add_production_bench_parser(commands)
+
     lock = commands.add_parser(
         "lock", help="write constraints.txt: every package at one version (maintainers)"
     )
