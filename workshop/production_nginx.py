@@ -59,8 +59,8 @@ def render_site(
     site_text: str, listen_port: int, server_ports: Sequence[int], static_root: pathlib.Path
 ) -> str:
     """The site file with this machine's ports and static folder, all else unchanged."""
-    servers = "".join(f"    server 127.0.0.1:{port};\n" for port in server_ports)
-    text = _replace_once(site_text, r"(?:^    server 127\.0\.0\.1:\d+;\n)+", servers)
+    servers = "".join(f"    server 127.0.0.1:{port} max_fails=0;\n" for port in server_ports)
+    text = _replace_once(site_text, r"(?:^    server 127\.0\.0\.1:\d+ max_fails=0;\n)+", servers)
     text = _replace_once(text, r"^    listen 80;$", f"    listen 127.0.0.1:{listen_port};")
     return _replace_once(
         text, r"^        alias /srv/chat/static/;$", f"        alias {static_root}/;"

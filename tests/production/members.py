@@ -15,7 +15,7 @@ import threading
 import time
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 RECONNECT_DELAY = 0.2  # seconds; the page waits 0.25 to 8 s, the test need not
 
@@ -38,6 +38,7 @@ class Member:
         self.socket = None
         self.connected = asyncio.Event()
         self._stopping = False
+        self.last_error: BaseException | None = None
 
     @property
     def reconnects(self) -> int:
@@ -59,14 +60,23 @@ class Member:
                     with contextlib.suppress(ConnectionClosed):
                         async for frame in socket:
                             self.received.append((json.loads(frame)["message"], time.monotonic()))
-            except (OSError, TimeoutError, InvalidStatus, ConnectionClosed):
-                pass  # nginx answered 502 or the handshake failed: try again, as the page does
+            except (OSError, TimeoutError, WebSocketException) as error:
+                # nginx answered 502, or the handshake failed: try again, as the page does
+                self.last_error = error
             if self.socket is not None:
                 self.intervals[-1][1] = time.monotonic()
                 self.socket = None
             self.connected.clear()
             if not self._stopping:
                 await asyncio.sleep(RECONNECT_DELAY)
+
+    async def connects(self, timeout: float) -> bool:
+        """True once the member is connected; False if it is not within timeout."""
+        try:
+            await asyncio.wait_for(self.connected.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def say(self, text: str) -> bool:
         """Send if connected; False if the socket is closed or closing."""

@@ -183,7 +183,8 @@ def test_a_rolling_restart_loses_no_message_a_connected_member_sent(stack):
             joining = [Member(stack, room, f"late{index}-{n}") for n in range(2)]
             everyone += joining
             tasks += [asyncio.create_task(member.run()) for member in joining]
-            await asyncio.wait_for(asyncio.gather(*(m.connected.wait() for m in joining)), 20)
+            for member in joining:
+                assert await member.connects(20), f"{member.name}: {member.last_error!r}"
         await asyncio.sleep(2)
         restarting = False
         await sending
