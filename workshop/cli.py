@@ -10,8 +10,13 @@ from .manifest import ManifestError, get_step, load_steps
 
 
 def _cmd_run(args) -> int:
-    from .commands.run import serve
+    from .commands.run import serve, serve_production
 
+    if args.production:
+        if args.step:
+            print("[workshop] --production serves the last step; leave out the step.")
+            return 2
+        return serve_production(load_steps()[-1], port=args.port)
     step = get_step(args.step) if args.step else load_steps()[-1]
     return serve(step, port=args.port)
 
@@ -100,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="serve a step at http://127.0.0.1:8000/chat/")
     run.add_argument("step", nargs="?", help="step number or folder (default: the last step)")
     run.add_argument("--port", type=int, default=8000)
+    run.add_argument(
+        "--production",
+        action="store_true",
+        help="the last step behind nginx, two Daphne processes, DEBUG off (docs/production.md)",
+    )
     run.set_defaults(handler=_cmd_run)
 
     test = commands.add_parser("test", help="run the whole test suite (extra args go to pytest)")
@@ -157,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     # python -m workshop bench [--quick]: fan-out latency and throughput per step
     add_bench_parser(commands)
+
+    from .production_bench import add_parser as add_production_bench_parser
+
+    # python -m workshop bench-production: the same loads, direct and through nginx
+    add_production_bench_parser(commands)
 
     lock = commands.add_parser(
         "lock", help="write constraints.txt: every package at one version (maintainers)"

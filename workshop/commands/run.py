@@ -106,3 +106,41 @@ def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None)
         except KeyboardInterrupt:
             _say("Stopped.")
             return 0
+
+
+def serve_production(step: Step, port: int = 8000) -> int:
+    """The step behind nginx, as docs/production.md runs it, until Ctrl-C; an exit code."""
+    from ..production import DEMO_USERNAME, ProductionStack
+    from ..production_nginx import INSTALL_HINT as NGINX_HINT
+    from ..production_nginx import NginxUnavailable, find_nginx
+
+    if find_nginx() is None:
+        _say(f"--production puts nginx in front of the servers; nginx was not found. {NGINX_HINT}")
+        return 2
+    if not port_is_free(port):
+        _say(
+            f"Port {port} is already in use. Stop what uses it, or choose another port: "
+            f"python -m workshop run --production --port {port + 1}"
+        )
+        return 2
+    stack = ProductionStack(step, port=port, say=_say)
+    try:
+        with stack:
+            _say(f"Step {step.number}: {step.title}, DEBUG off, behind nginx (docs/production.md)")
+            ports = ", ".join(str(server.port) for server in stack.servers)
+            _say(
+                f"nginx on port {port} passes to Daphne on {ports}; one Redis at {stack.redis_url}."
+            )
+            if stack.demo_password:
+                _say(f"Log in as {DEMO_USERNAME!r} with password {stack.demo_password!r}.")
+            _say(f"Open {stack.url}/chat/ in your browser. Ctrl-C stops everything.")
+            exited = stack.wait()
+            _say(f"{exited} exited by itself; stopping everything. Its log ends:")
+            print(stack.log_text()[-3000:], flush=True)
+            return 1
+    except KeyboardInterrupt:
+        _say("Stopped.")
+        return 0
+    except (StepServerError, NginxUnavailable, RedisUnavailable) as error:
+        _say(str(error))
+        return 1

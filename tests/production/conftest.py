@@ -1,0 +1,53 @@
+"""The production-shaped stack (workshop/production.py), started once for these tests.
+
+nginx in front of two Daphne processes of the last step, one Redis, DEBUG off: what
+docs/production.md describes, from the nginx file it shows. The tests of test_stack.py are
+in one xdist group, so one worker starts the stack once and runs them in file order (the
+rolling restart last).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.prerequisites import unavailable
+from workshop.manifest import load_steps
+from workshop.production import ProductionStack
+from workshop.production_nginx import INSTALL_HINT, find_nginx
+
+from .members import IdleMember
+
+LAST_STEP = load_steps()[-1]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/production/test_stack.py" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("production"))
+
+
+def require_nginx() -> None:
+    if find_nginx() is None:
+        unavailable(f"nginx was not found. {INSTALL_HINT}")
+
+
+@pytest.fixture(scope="session")
+def production_stack(redis_url, tmp_path_factory):
+    """The last step behind nginx; started once per session."""
+    require_nginx()
+    stack = ProductionStack(
+        LAST_STEP, redis_url=redis_url, scratch=tmp_path_factory.mktemp("production")
+    )
+    with stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def idle_member(production_stack):
+    """A socket opened as soon as the stack runs, then left idle while the other tests run:
+    tests/production/test_stack.py checks it is still open after nginx's read timeout."""
+    member = IdleMember(production_stack, "idle-room")
+    member.start()
+    member.opened.wait(timeout=30)
+    yield member
+    member.release()

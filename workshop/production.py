@@ -1,0 +1,217 @@
+"""The production-shaped stack of a step: nginx in front of two Daphne processes, one Redis.
+
+`python -m workshop run --production` and tests/production/ start it the same way:
+
+  a copy of the step         migrated, `collectstatic` into a scratch STATIC_ROOT
+  Redis                      REDIS_URL if it answers, else a private redis-server
+  two Daphne processes       `daphne --proxy-headers`, DEBUG off, settings from the environment
+  extra processes            whatever the step's capabilities need (EXTRA_PROCESSES)
+  nginx                      docs/production/nginx.conf on a free port (production_nginx.py)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import pathlib
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+from .manifest import Step
+from .ports import free_port
+from .processes import stop_process
+from .production_nginx import Nginx
+from .redis_server import INSTALL_HINT, RedisServer, RedisUnavailable, find_redis_server, ping
+from .step_server import StepServer, copy_project, project_env, run_manage
+
+OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent / "overrides"
+SERVER_PROCESSES = 2
+
+# The account `run --production` creates for a step that has the "login" capability.
+DEMO_USERNAME = "demo"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtraProcess:
+    """A process the step needs beside Daphne (a task worker, `runworker`): run in the copy."""
+
+    name: str
+    argv: tuple[str, ...]  # after the Python executable, e.g. ("manage.py", "runworker", "x")
+
+
+# What a capability adds to the stack, given the stack (its env and copy are ready).
+# Part 2 steps register theirs here, e.g. "tasks": a Celery worker.
+EXTRA_PROCESSES: dict[str, Callable[[ProductionStack], list[ExtraProcess]]] = {}
+
+
+class ProductionServer(StepServer):
+    """Daphne as docs/production.md starts it: with --proxy-headers, behind nginx."""
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--proxy-headers"]
+
+
+class ProductionStack:
+    """Start with `with ProductionStack(step) as stack:`; stack.url is the address to open."""
+
+    def __init__(
+        self,
+        step: Step,
+        project_dir: pathlib.Path | None = None,
+        redis_url: str | None = None,
+        scratch: pathlib.Path | None = None,
+        port: int | None = None,
+        say: Callable[[str], None] = lambda message: None,
+    ):
+        self.step = step
+        self.source = pathlib.Path(project_dir or step.path)
+        self.redis_url = redis_url
+        self.port = port
+        self.say = say
+        self._exit = contextlib.ExitStack()
+        self._scratch_arg = scratch
+        self.servers: list[ProductionServer] = []
+        self.extra: list[subprocess.Popen] = []
+        self.nginx: Nginx | None = None
+        self.demo_password: str | None = None
+
+    # --- where to reach it ------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.nginx.url
+
+    def ws_url(self, path: str) -> str:
+        return self.url.replace("http://", "ws://", 1) + path
+
+    # --- starting and stopping ---------------------------------------------------------
+
+    def start(self) -> ProductionStack:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self.scratch = self._scratch_arg or pathlib.Path(
+            self._exit.enter_context(tempfile.TemporaryDirectory(prefix="ws-production-"))
+        )
+        self.static_root = self.scratch / "static"
+        if self.redis_url is None:
+            self.redis_url = self._redis()
+        self.copy = copy_project(self.source, self.scratch)
+        self.env = project_env(
+            self.redis_url,
+            DJANGO_SETTINGS_MODULE="workshop_production_settings",
+            PYTHONPATH=os.pathsep.join(
+                filter(None, [str(OVERRIDES_DIR), os.environ.get("PYTHONPATH")])
+            ),
+            DJANGO_DEBUG="0",
+            DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+            WORKSHOP_STATIC_ROOT=str(self.static_root),
+        )
+        self.say(f"Preparing {self.source.name}: migrate, collectstatic ...")
+        run_manage(self.copy, "migrate", "--verbosity", "0", env=self.env)
+        run_manage(self.copy, "collectstatic", "--noinput", "--verbosity", "0", env=self.env)
+        if "login" in self.step.capabilities:
+            self._create_demo_account()
+        ports = [free_port() for _ in range(SERVER_PROCESSES)]
+        for port in ports:
+            self.say(f"Starting Daphne on 127.0.0.1:{port} ...")
+            self.servers.append(ProductionServer(self.copy, self.env, port=port).start())
+        for capability in self.step.capabilities:
+            for process in EXTRA_PROCESSES.get(capability, lambda _: [])(self):
+                self._start_extra(process)
+        self.say("Starting nginx ...")
+        self.nginx = Nginx(self.scratch, ports, self.static_root, port=self.port).start()
+
+    def _redis(self) -> str:
+        url = os.environ.get("REDIS_URL")
+        if url and ping(url):
+            self.say(f"Using the Redis at {url}.")
+            return url
+        if find_redis_server() is None:
+            raise RedisUnavailable(f"redis-server was not found. {INSTALL_HINT}")
+        server = self._exit.enter_context(RedisServer())
+        self.say(f"Started a private redis-server at {server.url}.")
+        return server.url
+
+    def _create_demo_account(self) -> None:
+        self.demo_password = secrets.token_urlsafe(9)
+        env = dict(
+            self.env,
+            DJANGO_SUPERUSER_USERNAME=DEMO_USERNAME,
+            DJANGO_SUPERUSER_PASSWORD=self.demo_password,
+            DJANGO_SUPERUSER_EMAIL="demo@example.com",
+        )
+        run_manage(self.copy, "createsuperuser", "--noinput", env=env)
+
+    def _start_extra(self, process: ExtraProcess) -> None:
+        self.say(f"Starting {process.name} ...")
+        with open(self.scratch / f"{process.name}.log", "ab") as log:
+            self.extra.append(
+                subprocess.Popen(
+                    [sys.executable, *process.argv],
+                    cwd=self.copy,
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+
+    def close(self) -> None:
+        """Stop everything this stack started (nginx first, Redis last)."""
+        if self.nginx is not None:
+            self.nginx.stop()
+        for process in self.extra:
+            stop_process(process)
+        for server in self.servers:
+            server.stop()
+        self._exit.close()
+
+    def __enter__(self) -> ProductionStack:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- faults and restarts (tests, benchmarks) ------------------------------------------
+
+    def kill(self, index: int) -> None:
+        """SIGKILL one Daphne process, as a crash would."""
+        server = self.servers[index]
+        server.process.kill()
+        server.process.wait(timeout=10)
+        server.process = None
+
+    def restart(self, index: int) -> None:
+        """Stop one Daphne process (SIGTERM, as a deploy does) and start it on the same port."""
+        server = self.servers[index]
+        server.stop()
+        server.start()
+
+    def wait(self, interval: float = 0.5) -> str:
+        """Block until one of the stack's processes exits; returns which one."""
+        while True:
+            named = [(f"Daphne on port {s.port}", s.process) for s in self.servers]
+            named += [(f"process {p.args}", p) for p in self.extra]
+            named.append(("nginx", self.nginx.process))
+            for name, process in named:
+                if process is None or process.poll() is not None:
+                    return name
+            time.sleep(interval)
+
+    def log_text(self) -> str:
+        """Every process's log, for a failing test's report."""
+        parts = [f"--- {server.log_path.name}\n{server.log_text()}" for server in self.servers]
+        if self.nginx is not None:
+            parts.append(f"--- nginx\n{self.nginx.log_text()}")
+        return "\n".join(parts)
