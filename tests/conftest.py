@@ -3,7 +3,11 @@
 The acceptance tests (tests/acceptance/) treat a step as a black box. Each one
 names the capability it checks with @pytest.mark.needs("..."), and runs once
 for every step in steps.toml that has it. With --project PATH --step N they run
-against a student's own folder instead: the very same tests.
+against a student's own folder instead: the very same tests. --step N alone
+keeps, of every test that runs once per step, only step N's.
+
+--step-python PATH serves the steps with another interpreter (a virtual
+environment holding a step's requirements.txt): `workshop test --python 3.10`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import sys
 
 import pytest
 
+from tests.idle_sockets import IdleSockets
 from workshop.browser import BrowserUnavailable, start_chromium
 from workshop.coverage_report import RCFILE
 from workshop.manifest import Step, get_step, load_steps
@@ -22,6 +27,7 @@ from workshop.redis_server import RedisServer, RedisUnavailable
 from workshop.step_server import StepServer, copy_project, project_env, run_manage
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+IDLE_CHECKED = pytest.StashKey[set]()  # the steps whose idle sockets a test checks
 
 
 def unavailable(message: str):
@@ -50,7 +56,18 @@ def pytest_addoption(parser):
         help="run the acceptance tests on this folder (your own project) instead of the "
         "reference step; needs --step",
     )
-    group.addoption("--step", metavar="N", help="only this step's acceptance tests")
+    group.addoption(
+        "--step",
+        metavar="N",
+        action="append",
+        help="only this step's tests, of the tests that run once per step (repeatable)",
+    )
+    group.addoption(
+        "--step-python",
+        metavar="PATH",
+        default=sys.executable,
+        help="the Python that runs the steps (Daphne, manage.py); default: this one",
+    )
 
 
 def pytest_configure(config):
@@ -59,15 +76,60 @@ def pytest_configure(config):
     )
 
 
+def chosen_steps(config) -> list[Step]:
+    """The steps named with --step, else every step of the manifest."""
+    named = config.getoption("--step")
+    return [get_step(key) for key in named] if named else load_steps()
+
+
 def steps_under_test(config) -> list[StepUnderTest]:
-    project, only = config.getoption("--project"), config.getoption("--step")
-    if project and not only:
-        raise pytest.UsageError("--project needs --step: which step's tests should it pass?")
-    if only:
-        step = get_step(only)
-        source = pathlib.Path(project).resolve() if project else step.path
-        return [StepUnderTest(step, source)]
-    return [StepUnderTest(step, step.path) for step in load_steps()]
+    project, named = config.getoption("--project"), config.getoption("--step")
+    if project and len(named or []) != 1:
+        raise pytest.UsageError("--project needs one --step: which step's tests should it pass?")
+    if project:
+        return [StepUnderTest(get_step(named[0]), pathlib.Path(project).resolve())]
+    return [StepUnderTest(step, step.path) for step in chosen_steps(config)]
+
+
+def _step_of(value) -> Step | None:
+    if isinstance(value, StepUnderTest):
+        return value.step
+    return value if isinstance(value, Step) else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """--step: drop the tests that are parametrised with another step of the manifest.
+
+    Tests marked `needs` are parametrised with the chosen steps only already (a test
+    whose capability none of them has is left as a placeholder, dropped here); this
+    catches the rest (diffs, READMEs, pins...). Tests about no step in particular stay.
+    """
+    wanted = {step.folder for step in chosen_steps(config)}
+    other = [item for item in items if _about_other_steps(item, wanted) or _no_step_has_it(item)]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
+    # Checks of sockets left idle since the step's first test run last (see IdleSockets).
+    items.sort(key=lambda item: "idle_sockets" in getattr(item, "fixturenames", ()))
+    config.stash[IDLE_CHECKED] = {
+        under_test
+        for item in items
+        if "idle_sockets" in getattr(item, "fixturenames", ())
+        and (under_test := item.callspec.params.get("step")) is not None
+    }
+
+
+def _no_step_has_it(item) -> bool:
+    """pytest's placeholder for a parametrisation with no values (no chosen step has it)."""
+    skip = item.get_closest_marker("skip")
+    return skip is not None and skip.kwargs.get("reason", "").startswith("got empty parameter set")
+
+
+def _about_other_steps(item, wanted: set[str]) -> bool:
+    callspec = getattr(item, "callspec", None)
+    steps = [_step_of(value) for value in (callspec.params.values() if callspec else ())]
+    return any(step is not None and step.folder not in wanted for step in steps)
 
 
 def pytest_generate_tests(metafunc):
@@ -113,8 +175,9 @@ def redis_url(request):
 class ServerPool:
     """Copies of steps, migrated once, each served by Daphne once per test session."""
 
-    def __init__(self, scratch: pathlib.Path):
+    def __init__(self, scratch: pathlib.Path, python: str = sys.executable):
         self.scratch = scratch
+        self.python = python
         self.copies: dict[StepUnderTest, pathlib.Path] = {}
         self.servers: dict[StepUnderTest, StepServer] = {}
         self.runservers: dict[StepUnderTest, StepServer] = {}
@@ -127,7 +190,7 @@ class ServerPool:
             parent = self.scratch / f"{under_test.step.label}-{len(self.copies)}"
             parent.mkdir()
             copy = copy_project(under_test.source, parent)
-            run_manage(copy, "migrate", "--verbosity", "0", env=env)
+            run_manage(copy, "migrate", "--verbosity", "0", env=env, python=self.python)
             self.copies[under_test] = copy
         return self.copies[under_test]
 
@@ -146,14 +209,14 @@ class ServerPool:
         env = project_env(redis_url)
         copy = self.copy_of(under_test, env)
         rcfile = self.coverage_rcfile if measure else None
-        return StepServer(copy, env, coverage_rcfile=rcfile).start()
+        return StepServer(copy, env, coverage_rcfile=rcfile, python=self.python).start()
 
     def runserver(self, under_test: StepUnderTest, redis_url: str | None) -> StepServer:
         """The step started with `python manage.py runserver`, as a student starts it."""
         server = self.runservers.get(under_test)
         if server is None or not server.running:
             env = project_env(redis_url)
-            server = Runserver(self.copy_of(under_test, env), env).start()
+            server = Runserver(self.copy_of(under_test, env), env, self.python).start()
             self.runservers[under_test] = server
         return server
 
@@ -169,22 +232,28 @@ class Runserver(StepServer):
     it, Django's own WSGI server, which answers every WebSocket with 404.
     """
 
-    def __init__(self, project_dir: pathlib.Path, env: dict[str, str]):
-        super().__init__(project_dir, env)
+    def __init__(self, project_dir: pathlib.Path, env: dict[str, str], python: str):
+        super().__init__(project_dir, env, python=python)
         self.log_path = (
             self.project_dir.parent / f"runserver-{self.project_dir.name}-{self.port}.log"
         )
 
     def command(self) -> list[str]:
-        return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
+        return [self.python, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
 
 
 SERVER_POOL = pytest.StashKey[ServerPool]()
 
 
 @pytest.fixture(scope="session")
-def server_pool(tmp_path_factory, pytestconfig):
-    pool = ServerPool(tmp_path_factory.mktemp("steps"))
+def step_python(pytestconfig) -> str:
+    """The interpreter that runs the steps (--step-python; default: this one)."""
+    return pytestconfig.getoption("--step-python")
+
+
+@pytest.fixture(scope="session")
+def server_pool(tmp_path_factory, pytestconfig, step_python):
+    pool = ServerPool(tmp_path_factory.mktemp("steps"), step_python)
     pytestconfig.stash[SERVER_POOL] = pool  # for the server-log hook below
     yield pool
     pool.close()
@@ -219,6 +288,36 @@ def start_server(step, server_pool, request):
 def runserver(step, server_pool, request) -> StepServer:
     """The step under test, started with `python manage.py runserver` (shared per step)."""
     return server_pool.runserver(step, _redis_for(step, request))
+
+
+# --- Sockets left idle while the step's other tests run ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def idle_registry():
+    opened: dict[StepUnderTest, IdleSockets] = {}
+    yield opened
+    for sockets in opened.values():
+        sockets.close()
+
+
+@pytest.fixture
+def idle_sockets(step, server_pool, idle_registry, request) -> IdleSockets:
+    """Sockets idle since the step's first test on this worker, on a Daphne of their own."""
+    if step not in idle_registry:
+        server = server_pool.start(step, _redis_for(step, request))
+        server_pool.extra.append(server)
+        idle_registry[step] = IdleSockets(server)
+    return idle_registry[step]
+
+
+@pytest.fixture(autouse=True)
+def _open_idle_sockets_early(request):
+    """With a step's first test, open the sockets its idle test checks at the end."""
+    callspec = getattr(request.node, "callspec", None)
+    under_test = callspec.params.get("step") if callspec else None
+    if under_test in request.config.stash.get(IDLE_CHECKED, set()):
+        request.getfixturevalue("idle_sockets")
 
 
 # --- The servers' own output in a failing test's report ---------------------------------

@@ -30,25 +30,6 @@ async def join_all(stack: contextlib.AsyncExitStack, server, rooms: list[str]) -
     return [await stack.enter_async_context(join(server, room)) for room in rooms]
 
 
-def test_sockets_idle_for_60_seconds_stay_open_and_receive(server):
-    # redis-py 8 cut idle sockets off after about 5 s (PITFALLS 0); Daphne pings
-    # every 20 s and gives up after 30 s without an answer. 60 s covers both.
-    async def scenario():
-        async with contextlib.AsyncExitStack() as stack:
-            idle = await join_all(stack, server, ["idle-60"] * 3)
-            await asyncio.sleep(60)
-            talker = await stack.enter_async_context(join(server, "idle-60"))
-            await say(talker, "still there after a minute?")
-            for socket in [*idle, talker]:
-                assert await next_frame(socket) == {"message": "still there after a minute?"}
-            # And an idle socket can still talk.
-            await say(idle[0], "yes")
-            for socket in [*idle, talker]:
-                assert await next_frame(socket) == {"message": "yes"}
-
-    asyncio.run(scenario())
-
-
 def test_200_clients_in_one_room_get_all_200_messages_in_order_per_sender(start_server):
     server = start_server(measure=False)  # a load test: coverage tracing would only slow it
     # 40 senders x 5 rounds = 200 messages, each to all 200 clients: 40,000 deliveries.
