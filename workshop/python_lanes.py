@@ -48,13 +48,32 @@ def _version_key(path: str) -> tuple[int, ...]:
 
 
 def find_python(version: str) -> str | None:
-    """An interpreter for `version` ("3.10"): pythonX.Y on PATH, else the newest pyenv one."""
-    on_path = shutil.which(f"python{version}")
-    if on_path:
-        return on_path
+    """An interpreter for `version` ("3.10") that runs: pyenv's newest, else pythonX.Y on PATH.
+
+    pyenv's shims are on PATH too, but fail for a version that is not activated: so each
+    candidate is asked for its version.
+    """
     pyenv_root = os.environ.get("PYENV_ROOT", str(pathlib.Path.home() / ".pyenv"))
-    found = glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}")
-    return max(found, key=_version_key) if found else None
+    installed = glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}")
+    candidates = sorted(installed, key=_version_key, reverse=True)
+    candidates.append(shutil.which(f"python{version}"))
+    for candidate in filter(None, candidates):
+        if _reports_version(candidate) == version:
+            return candidate
+    return None
+
+
+def _reports_version(python: str) -> str | None:
+    try:
+        result = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except OSError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def requirement_names(step: Step) -> list[str]:

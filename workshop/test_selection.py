@@ -9,6 +9,7 @@ test depends on changed (the tooling, the manifest, the pins, the shared test he
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 import subprocess
 
 from .manifest import REPO_ROOT, Step, load_steps
@@ -79,20 +80,18 @@ def classify(paths: list[str], steps: list[Step] | None = None) -> Changes:
     return changes
 
 
-def _git(*args: str) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
-    )
+def _git(root: pathlib.Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SelectionError(f"`git {' '.join(args)}` failed: {result.stderr.strip()}")
     return result.stdout
 
 
-def merge_base(base: str) -> str:
+def merge_base(base: str, root: pathlib.Path = REPO_ROOT) -> str:
     """The commit where this branch left `base` (main, else origin/main)."""
     for ref in (base, f"origin/{base}"):
         try:
-            return _git("merge-base", "HEAD", ref).strip()
+            return _git(root, "merge-base", "HEAD", ref).strip()
         except SelectionError:
             continue
     raise SelectionError(
@@ -101,11 +100,11 @@ def merge_base(base: str) -> str:
     )
 
 
-def changed_paths(base: str) -> list[str]:
+def changed_paths(base: str, root: pathlib.Path = REPO_ROOT) -> list[str]:
     """Files that differ from where the branch left `base`: commits, edits and new files."""
-    since = merge_base(base)
-    edited = _git("diff", "--name-only", since).splitlines()
-    new = _git("ls-files", "--others", "--exclude-standard").splitlines()
+    since = merge_base(base, root)
+    edited = _git(root, "diff", "--name-only", since).splitlines()
+    new = _git(root, "ls-files", "--others", "--exclude-standard").splitlines()
     return [path for path in [*edited, *new] if path]  # a deleted file counts too
 
 
