@@ -32,7 +32,7 @@ from tests.acceptance.test_websocket import http_status, room_page_url
 from tests.chat_client import handshake_refusal, join, next_frame, nothing_arrives, say
 from tests.pages import open_room, post_message, text_of, wait_until_log_contains
 
-pytestmark = pytest.mark.needs("reconnect")
+pytestmark = pytest.mark.needs("hostile-input")
 
 MEBIBYTE = 1024 * 1024
 
