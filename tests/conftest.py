@@ -27,7 +27,7 @@ from workshop.redis_server import RedisServer, RedisUnavailable
 from workshop.step_server import StepServer, copy_project, project_env, run_manage
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-IDLE_CHECKED = pytest.StashKey[set]()  # the steps whose idle sockets a test checks
+IDLE_CHECKED = pytest.StashKey[set]()  # the xdist groups in which a test checks idle sockets
 
 
 def unavailable(message: str):
@@ -113,11 +113,13 @@ def pytest_collection_modifyitems(config, items):
     # Checks of sockets left idle since the step's first test run last (see IdleSockets).
     items.sort(key=lambda item: "idle_sockets" in getattr(item, "fixturenames", ()))
     config.stash[IDLE_CHECKED] = {
-        under_test
-        for item in items
-        if "idle_sockets" in getattr(item, "fixturenames", ())
-        and (under_test := item.callspec.params.get("step")) is not None
+        _xdist_group(item) for item in items if "idle_sockets" in getattr(item, "fixturenames", ())
     }
+
+
+def _xdist_group(item) -> str | None:
+    marker = item.get_closest_marker("xdist_group")
+    return marker.args[0] if marker else None
 
 
 def _no_step_has_it(item) -> bool:
@@ -139,9 +141,11 @@ def pytest_generate_tests(metafunc):
     if marker is None:
         return  # the test parametrises `step` itself
     chosen = [s for s in steps_under_test(metafunc.config) if s.has(marker.args[0])]
-    # One xdist group per step: a worker serves a step once and runs all its tests.
+    # One xdist group per step and test folder: a worker serves a step's acceptance tests
+    # with one Daphne, while the other may take the same step's reliability tests.
+    part = metafunc.module.__name__.split(".")[1]  # acceptance, reliability, test_student_suite
     params = [
-        pytest.param(s, id=s.step.label, marks=pytest.mark.xdist_group(s.step.label))
+        pytest.param(s, id=s.step.label, marks=pytest.mark.xdist_group(f"{s.step.label}-{part}"))
         for s in chosen
     ]
     metafunc.parametrize("step", params)
@@ -313,10 +317,9 @@ def idle_sockets(step, server_pool, idle_registry, request) -> IdleSockets:
 
 @pytest.fixture(autouse=True)
 def _open_idle_sockets_early(request):
-    """With a step's first test, open the sockets its idle test checks at the end."""
-    callspec = getattr(request.node, "callspec", None)
-    under_test = callspec.params.get("step") if callspec else None
-    if under_test in request.config.stash.get(IDLE_CHECKED, set()):
+    """With the first test of a step's group, open the sockets its idle test checks last."""
+    group = _xdist_group(request.node)
+    if group is not None and group in request.config.stash.get(IDLE_CHECKED, set()):
         request.getfixturevalue("idle_sockets")
 
 
