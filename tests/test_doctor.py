@@ -9,15 +9,11 @@ import threading
 
 import pytest
 
-from tests.workshop_command import workshop
-from workshop.commands.doctor import pin_mismatches, read_pins
+from tests.workshop_command import closed_redis_url, workshop
 from workshop.manifest import get_step
+from workshop.pins import pin_mismatches
 from workshop.ports import free_port
 from workshop.step_server import copy_project
-
-
-def closed_redis_url() -> str:
-    return f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
 
 
 def doctor(*args: str, redis_url: str | None = None, **env: str):
@@ -266,8 +262,3 @@ def test_settings_that_do_not_import_are_shown_with_the_error(tmp_path):
     assert result.returncode == 1, result.output
     line = line_of(result.output, "FAIL", "cannot import chatsite/settings.py")
     assert "SyntaxError" in line
-
-
-def test_pins_are_read_with_extras_and_comments():
-    lines = ["uvicorn[standard]==0.54.0", "Django==5.2.19  # LTS", "# a comment", "redis<8"]
-    assert read_pins(lines) == {"uvicorn": "0.54.0", "Django": "5.2.19"}

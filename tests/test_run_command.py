@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 from tests.chat_client import join, next_frame, say
+from tests.workshop_command import bootstrap_python, closed_redis_url
 from workshop.manifest import REPO_ROOT, load_steps
 from workshop.ports import free_port
 from workshop.processes import wait_until
@@ -31,13 +32,15 @@ def run_command(tmp_path):
     """Start `python -m workshop run ARGS` on a free port; returns (server, log reader)."""
     started = []
 
-    def start(*args: str, **env_overrides: str):
+    def start(*args: str, python: str = sys.executable, **env_overrides: str):
         port = free_port()
         env = dict(os.environ, WORKSHOP_NO_VENV="1", PYTHONUNBUFFERED="1", **env_overrides)
+        if python != sys.executable:
+            del env["WORKSHOP_NO_VENV"]  # a Python outside .venv: the bootstrap re-runs in it
         log_path = tmp_path / f"run-{port}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "workshop", "run", *args, "--port", str(port)],
+                [python, "-m", "workshop", "run", *args, "--port", str(port)],
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=log,
@@ -46,15 +49,18 @@ def run_command(tmp_path):
             )
         started.append(process)
         url = f"http://127.0.0.1:{port}"
-        server = types.SimpleNamespace(url=url, ws_url=lambda path: f"ws://127.0.0.1:{port}{path}")
+        server = types.SimpleNamespace(
+            url=url, ws_url=lambda path: f"ws://127.0.0.1:{port}{path}", process=process
+        )
         if not wait_until(lambda: answers(url + "/chat/"), 60, interval=0.3, process=process):
             pytest.fail(f"`workshop run` never served {url}:\n{log_path.read_text()}")
         return server, log_path.read_text
 
     yield start
     for process in started:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
 
 
 def room_members_talk(server) -> dict:
@@ -64,10 +70,6 @@ def room_members_talk(server) -> dict:
             return await next_frame(bob)
 
     return asyncio.run(scenario())
-
-
-def closed_redis_url() -> str:
-    return f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
 
 
 def test_without_any_redis_it_serves_on_the_in_memory_layer_and_says_so(run_command):
@@ -97,3 +99,19 @@ def test_it_serves_any_step_and_leaves_the_step_folder_clean(run_command):
     assert "Step 1:" in log()
     assert not (load_steps()[0].path / "db.sqlite3").exists()
     assert not (LAST_STEP.path / "db.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    "step", ["1", LAST_STEP.folder], ids=["without-redis", "with-its-own-redis-server"]
+)
+def test_ctrl_c_stops_it_with_one_line_and_no_traceback(run_command, step):
+    """Ctrl-C reaches every process of the terminal's group: the bootstrap, the command it
+    re-runs inside .venv, runserver and its autoreloader, a redis-server it started."""
+    python = bootstrap_python() or sys.executable
+    server, log = run_command(step, python=python, REDIS_URL=closed_redis_url())
+    os.killpg(server.process.pid, signal.SIGINT)
+    code = server.process.wait(timeout=30)
+    output = log()
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    assert code in (0, 130), output
+    assert output.rstrip().splitlines()[-1].startswith("[workshop] Stopped"), output

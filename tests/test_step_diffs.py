@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from workshop.diffing import step_changes
 from workshop.commands.docs import BEGIN, END, generated_readmes
+from workshop.diffing import step_changes
 from workshop.manifest import load_steps
 
 STEPS = load_steps()

@@ -56,3 +56,18 @@ def test_the_bad_input_tests_fail_against_a_consumer_without_input_checks(
     assert match, output
     failures = sum(int(n) for n in match.groups() if n)
     assert failures >= 7, f"expected the 7 bad-input tests to fail, got {failures}:\n{output}"
+    # Red for the right reason: only the bad-input tests fail; chatting still works.
+    assert failed_test_classes(output) == {"BadInputTests"}, output
+
+
+def failed_test_classes(output: str) -> set[str]:
+    """The classes of the tests unittest reports as FAIL or ERROR.
+
+    Python 3.11+ writes `FAIL: test_x (chat.tests.test_consumers.BadInputTests.test_x)`,
+    3.10 `FAIL: test_x (chat.tests.test_consumers.BadInputTests)`.
+    """
+    classes = set()
+    for name, dotted in re.findall(r"^(?:FAIL|ERROR): (\w+) \(([\w.]+)\)$", output, re.M):
+        parts = dotted.split(".")
+        classes.add(parts[-2] if parts[-1] == name else parts[-1])
+    return classes

@@ -3,10 +3,30 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import subprocess
 import sys
 
+from workshop.bootstrap import VENV_DIR
 from workshop.manifest import REPO_ROOT
+from workshop.ports import free_port
+
+
+def closed_redis_url() -> str:
+    """A Redis URL nothing listens at."""
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+def bootstrap_python() -> str | None:
+    """The Python .venv was made from, to run the command as a student does (it re-runs
+    itself inside .venv); None when these tests do not run inside .venv."""
+    if pathlib.Path(sys.prefix).resolve() != VENV_DIR.resolve():
+        return None
+    base = pathlib.Path(sys.base_prefix)
+    for candidate in (base / "bin" / "python3", base / "python.exe"):
+        if candidate.exists():
+            return str(candidate)
+    return None
 
 
 def workshop(*args: str, env: dict[str, str] | None = None, timeout: float = 900):

@@ -2,28 +2,44 @@
 
 Standard library only, because it runs before any dependency is installed.
 `python -m workshop <command>` checks for .venv, creates it and installs the
-pinned dependencies when missing or out of date, then re-runs the command
-inside it. Set WORKSHOP_NO_VENV=1 to use the Python you started with instead.
+locked dependencies (constraints.txt) when missing or out of date, then re-runs the
+command inside it. Set WORKSHOP_NO_VENV=1 to use the Python you started with instead.
+
+The terminal shows one line per phase; pip's own output goes to a log file whose
+path and last lines are printed only when pip fails.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
 import venv
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENV_DIR = REPO_ROOT / ".venv"
 STAMP = VENV_DIR / ".workshop-installed"
+PIP_LOG = VENV_DIR / "pip-install.log"
+# Every package, transitive ones included, at the version the workshop was tested
+# with: `python -m workshop lock` writes it from pyproject.toml.
+CONSTRAINTS = REPO_ROOT / "constraints.txt"
 MINIMUM_PYTHON = (3, 11)
+LOG_LINES_SHOWN = 15
 
 # Commands that need only the chat's own packages. Everything else (test, check, slides,
 # bench, notebooks) also needs the dev extras: pytest, Jupyter, Sphinx, matplotlib... A
 # student who only runs the chat downloads a fraction of it, which counts on conference Wi-Fi.
 RUNTIME_COMMANDS = {"run", "diff", "docs", "doctor", "-h", "--help"}
+# The maintainer's commands also need the maintainer extras (uv, which writes the lock).
+MAINTAINER_COMMANDS = {"lock"}
+# Each level includes the ones before it.
+LEVELS = ("runtime", "dev", "maintainer")
+EXTRAS = {"runtime": "", "dev": "[dev]", "maintainer": "[dev,maintainer]"}
 
 
 def venv_python() -> pathlib.Path:
@@ -33,8 +49,11 @@ def venv_python() -> pathlib.Path:
 
 
 def _fingerprint() -> str:
-    """Changes whenever the pins change, so an update reinstalls."""
-    return hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """Changes whenever the pins or the lock change, so an update reinstalls."""
+    digest = hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes())
+    if CONSTRAINTS.is_file():
+        digest.update(CONSTRAINTS.read_bytes())
+    return digest.hexdigest()
 
 
 def _say(message: str) -> None:
@@ -42,43 +61,113 @@ def _say(message: str) -> None:
 
 
 def _wanted_level(argv: list[str]) -> str:
-    """'runtime' for commands that only serve or inspect the steps, else 'dev'."""
-    return "runtime" if not argv or argv[0] in RUNTIME_COMMANDS else "dev"
+    """The packages a command needs: 'runtime', 'dev' or 'maintainer'."""
+    if not argv or argv[0] in RUNTIME_COMMANDS:
+        return "runtime"
+    return "maintainer" if argv[0] in MAINTAINER_COMMANDS else "dev"
 
 
-def _installed_level() -> str | None:
-    """What the stamp says was installed for the current pins, or None."""
+def _stamp() -> tuple[str, str]:
+    """(fingerprint, level) of the last install, or empty strings."""
     if not STAMP.is_file():
-        return None
+        return "", ""
     fingerprint, _, level = STAMP.read_text().partition(" ")
-    return level if fingerprint == _fingerprint() else None
+    return fingerprint, level if level in LEVELS else ""
 
 
 def _satisfied(wanted: str) -> bool:
-    return _installed_level() in ({"dev"} if wanted == "dev" else {"runtime", "dev"})
+    fingerprint, level = _stamp()
+    return (
+        fingerprint == _fingerprint()
+        and bool(level)
+        and LEVELS.index(level) >= LEVELS.index(wanted)
+    )
+
+
+def _level_to_install(wanted: str) -> str:
+    """What the command wants, or more if more was installed before (pins changed since)."""
+    _, level = _stamp()
+    return max(wanted, level or wanted, key=LEVELS.index)
+
+
+def _show_progress(message: str) -> None:
+    """Rewrite the current terminal line; outside a terminal, stay quiet until the end."""
+    if sys.stdout.isatty():
+        print(f"\r[workshop] {message}\033[K", end="", flush=True)
+
+
+def _pip_install(python: pathlib.Path, arguments: list[str]) -> None:
+    """Run pip with its output in PIP_LOG and one progress line; exit with the log on failure."""
+    command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", *arguments]
+    started = time.monotonic()
+    collected = 0
+    last_lines: collections.deque[str] = collections.deque(maxlen=LOG_LINES_SHOWN)
+    with open(PIP_LOG, "a", encoding="utf-8") as log:
+        log.write(f"$ {' '.join(command)}\n")
+        log.flush()
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+        for line in process.stdout:
+            log.write(line)
+            last_lines.append(line.rstrip())
+            if line.startswith("Collecting ") or line.startswith("Obtaining "):
+                collected += 1
+                _show_progress(f"Installing: {collected} packages resolved...")
+            elif line.startswith("Installing collected packages"):
+                _show_progress(f"Installing: unpacking {collected} packages...")
+        code = process.wait()
+    if sys.stdout.isatty():
+        print("\r\033[K", end="", flush=True)
+    if code != 0:
+        print("\n".join(f"  | {line}" for line in last_lines), file=sys.stderr, flush=True)
+        sys.exit(
+            f"[workshop] pip could not install the packages (its last lines are above; the "
+            f"whole log is {PIP_LOG}). Check your network, then run the same command again; "
+            f"it picks up where it stopped. To start over, delete the folder {VENV_DIR}."
+        )
+    _say(f"Installed in {time.monotonic() - started:.0f} s.")
 
 
 def _install(python: pathlib.Path, level: str) -> None:
-    if level == "dev":
-        _say(
-            "Installing the pinned packages and the tools for tests, notebooks and slides: "
-            "a few minutes..."
-        )
-        target = f"{REPO_ROOT}[dev]"
+    if level == "runtime":
+        what = "the chat's packages (Django, Channels, Daphne, ...)"
     else:
-        _say("Installing the pinned packages (Django, Channels, Daphne, ...): about a minute...")
-        target = str(REPO_ROOT)
-    command = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
-    steps = [command + ["--quiet", "--upgrade", "pip"], command + ["-e", target]]
-    for step in steps:
-        if subprocess.call(step, cwd=REPO_ROOT) != 0:
-            sys.exit(
-                "[workshop] pip could not install the packages (see its output above). "
-                "Check your network, then run the same command again; it picks up where it "
-                f"stopped. To start over, delete the folder {VENV_DIR}."
-            )
+        what = "the packages and the tools for tests, notebooks and slides"
+    _say(f"Installing {what}: a minute or a few (pip's log: {PIP_LOG})")
+    PIP_LOG.write_text("")
+    constraints = ["-c", str(CONSTRAINTS)] if CONSTRAINTS.is_file() else []
+    _pip_install(python, [*constraints, "-e", f"{REPO_ROOT}{EXTRAS[level]}"])
     STAMP.write_text(f"{_fingerprint()} {level}")
-    _say("Packages installed.")
+
+
+def _prepare(wanted: str) -> None:
+    """Create .venv and install what the command needs, unless that is done already."""
+    if not venv_python().exists():
+        _say(f"Creating the virtual environment {VENV_DIR} ...")
+        venv.EnvBuilder(with_pip=True).create(VENV_DIR)
+    if not _satisfied(wanted):
+        _install(venv_python(), _level_to_install(wanted))
+
+
+def _run_inside_venv(argv: list[str]) -> int:
+    """Re-run the command with .venv's Python; Ctrl-C is the child's to handle.
+
+    The terminal sends Ctrl-C to both processes. The child stops cleanly and says so;
+    this process only waits for it. A Python-level handler (not SIG_IGN, which the child
+    would inherit) keeps KeyboardInterrupt out of this process.
+    """
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        return subprocess.call([str(venv_python()), "-m", "workshop", *argv], cwd=os.getcwd())
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def ensure_environment(argv: list[str]) -> None:
@@ -93,15 +182,13 @@ def ensure_environment(argv: list[str]) -> None:
         return
     inside = pathlib.Path(sys.prefix).resolve() == VENV_DIR.resolve()
     wanted = _wanted_level(argv)
-    up_to_date = _satisfied(wanted)
-    if inside and up_to_date:
+    if inside and _satisfied(wanted):
         return
-    if not venv_python().exists():
-        _say(f"Creating the virtual environment {VENV_DIR} ...")
-        venv.EnvBuilder(with_pip=True).create(VENV_DIR)
-    if not up_to_date:
-        _install(venv_python(), wanted)
+    try:
+        _prepare(wanted)
+    except KeyboardInterrupt:
+        print(flush=True)
+        sys.exit("[workshop] Set-up interrupted (Ctrl-C). Run the same command again to go on.")
     if inside:
         return
-    completed = subprocess.run([str(venv_python()), "-m", "workshop", *argv], cwd=os.getcwd())
-    sys.exit(completed.returncode)
+    sys.exit(_run_inside_venv(argv))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 
 INSTALL_HINT = (
     "Install Chromium and its driver: Debian/Ubuntu `sudo apt-get install chromium "
@@ -54,10 +55,27 @@ def chromium_paths() -> tuple[str | None, str | None]:
 
 
 def start_chromium(extra_flags: tuple[str, ...] = ()):
-    """A Selenium WebDriver for headless Chromium; raises BrowserUnavailable with the fix."""
+    """A Selenium WebDriver for headless Chromium; raises BrowserUnavailable with the fix.
+
+    Chromium and ChromeDriver leave folders in the temp directory even after a clean quit
+    (its profile, its singleton socket): they get a private TMPDIR that quit() removes.
+    """
     from selenium import webdriver
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.chrome.service import Service
+
+    class ChromiumDriver(webdriver.Chrome):
+        """webdriver.Chrome whose quit() also removes the browser's temp folder."""
+
+        def __init__(self, scratch: str, **kwargs):
+            self.scratch = scratch
+            super().__init__(**kwargs)
+
+        def quit(self) -> None:
+            try:
+                super().quit()
+            finally:
+                shutil.rmtree(self.scratch, ignore_errors=True)
 
     browser, driver = chromium_paths()
     if browser is None or driver is None:
@@ -67,9 +85,13 @@ def start_chromium(extra_flags: tuple[str, ...] = ()):
     options.binary_location = browser
     for flag in CHROMIUM_FLAGS + tuple(extra_flags):
         options.add_argument(flag)
+    scratch = tempfile.mkdtemp(prefix="workshop-chromium-")
+    # ChromeDriver passes its environment on to Chromium: both write under scratch.
+    service = Service(executable_path=driver, env={**os.environ, "TMPDIR": scratch})
     try:
-        return webdriver.Chrome(options=options, service=Service(executable_path=driver))
+        return ChromiumDriver(scratch, options=options, service=service)
     except WebDriverException as error:
+        shutil.rmtree(scratch, ignore_errors=True)
         raise BrowserUnavailable(
             f"Chromium ({browser}) with ChromeDriver ({driver}) would not start: "
             f"{error.msg or error}. Their major versions must match. {INSTALL_HINT}"

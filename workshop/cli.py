@@ -1,4 +1,4 @@
-"""The command line: python -m workshop {run,test,diff,docs,doctor,check,slides,bench,notebooks}."""
+"""The command line: python -m workshop COMMAND (run, test, diff, docs, doctor, check, ...)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,12 @@ def _step_for(step_arg: str | None, project: str | None):
         except ManifestError:
             pass
     return load_steps()[-1]
+
+
+def _cmd_lock(args) -> int:
+    from .commands.lock import write_lock
+
+    return write_lock()
 
 
 def _cmd_doctor(args) -> int:
@@ -163,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     # python -m workshop bench [--quick]: fan-out latency and throughput per step
     add_bench_parser(commands)
+
+    lock = commands.add_parser(
+        "lock", help="write constraints.txt: every package at one version (maintainers)"
+    )
+    lock.set_defaults(handler=_cmd_lock)
 
     notebooks = commands.add_parser("notebooks", help="open the notebooks in JupyterLab")
     notebooks.set_defaults(handler=_cmd_notebooks)

@@ -23,6 +23,15 @@ INSTALL_HINT = (
 )
 
 
+# Where the steps' settings look when REDIS_URL is not set.
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+
+def configured_url() -> str:
+    """The Redis the steps would use: REDIS_URL, else the local default."""
+    return os.environ.get("REDIS_URL") or DEFAULT_URL
+
+
 class RedisUnavailable(RuntimeError):
     """No Redis could be reached or started."""
 
@@ -110,14 +119,6 @@ class RedisServer:
         if self.process is not None:
             stop_process(self.process)
             self.process = None
-
-    def restart(self, down_seconds: float = 0.0) -> None:
-        """Stop and start again on the same port (for fault tests)."""
-        import time
-
-        self.stop()
-        time.sleep(down_seconds)
-        self.start()
 
     def close(self) -> None:
         self.stop()

@@ -19,9 +19,9 @@ import sys
 import tempfile
 import time
 
-from .doctor import check_project, render
 from ..hints import Found, find_hints
 from ..manifest import REPO_ROOT, Step
+from .doctor import check_project, render
 
 POLL_SECONDS = 0.2
 STILL_RUNNING_AFTER = 8.0  # seconds before a running test is announced

@@ -16,16 +16,15 @@ import socket
 import subprocess
 import sys
 import textwrap
-import tomllib
 import urllib.parse
-from importlib import metadata
 
 from ..browser import INSTALL_HINT as BROWSER_HINT
 from ..browser import chromium_paths
 from ..manifest import REPO_ROOT, Step, load_steps
+from ..pins import exact_pins, pin_mismatches, pyproject_pins
 from ..ports import port_is_free
+from ..redis_server import DEFAULT_URL, configured_url
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 MINIMUM_PYTHON = (3, 11)
 MINIMUM_REDIS = (5, 0)
 PROBE_SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "project_probe.py"
@@ -68,51 +67,11 @@ def check_python() -> Result:
     )
 
 
-PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
-
-
-def read_pins(lines) -> dict[str, str]:
-    """{name: version} of every `name==version` line (requirements.txt or pyproject entries)."""
-    pins = {}
-    for line in lines:
-        match = PIN.match(line)
-        if match:
-            pins[match.group(1)] = match.group(2)
-    return pins
-
-
-def pyproject_pins() -> dict[str, str]:
-    with open(REPO_ROOT / "pyproject.toml", "rb") as file:
-        project = tomllib.load(file)["project"]
-    entries = list(project.get("dependencies", []))
-    for group in project.get("optional-dependencies", {}).values():
-        entries += group
-    return read_pins(entries)
-
-
-def pin_mismatches(pins: dict[str, str]) -> list[str]:
-    """'name: 1.0 installed, 2.0 pinned' (or 'not installed') for each pin not met."""
-    problems = []
-    for name, wanted in pins.items():
-        try:
-            installed = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            problems.append(f"{name} not installed ({wanted} pinned)")
-            continue
-        if installed != wanted:
-            note = ""
-            if name.lower() == "redis" and installed.split(".")[0].isdigit():
-                if int(installed.split(".")[0]) >= 8:
-                    note = " (redis-py 8 closes idle sockets after 5 s: PITFALLS 0)"
-            problems.append(f"{name} {installed} installed, {wanted} pinned{note}")
-    return problems
-
-
 def check_step_packages(project: pathlib.Path) -> Result:
     requirements = project / "requirements.txt"
     if not requirements.is_file():
         return Result("warn", f"no requirements.txt in {project}", "copy it from the step folder")
-    pins = read_pins(requirements.read_text().splitlines())
+    pins = exact_pins(requirements.read_text().splitlines())
     problems = pin_mismatches(pins)
     if not problems:
         return Result("ok", f"packages: the {len(pins)} pins of {project.name}/requirements.txt")
@@ -145,8 +104,8 @@ def redis_problem(url: str) -> tuple[str, str] | tuple[None, tuple[int, ...]]:
         return (
             f"REDIS_URL {url!r} is not a Redis URL (scheme {parts.scheme or 'missing'!r})",
             "REDIS_URL must look like redis://HOST:PORT/DB, e.g. "
-            f"`export REDIS_URL={DEFAULT_REDIS_URL}` (PowerShell: "
-            f"`$env:REDIS_URL = '{DEFAULT_REDIS_URL}'`), or unset it to use that default",
+            f"`export REDIS_URL={DEFAULT_URL}` (PowerShell: "
+            f"`$env:REDIS_URL = '{DEFAULT_URL}'`), or unset it to use that default",
         )
     if parts.scheme != "unix":
         host = parts.hostname or "127.0.0.1"
@@ -156,16 +115,16 @@ def redis_problem(url: str) -> tuple[str, str] | tuple[None, tuple[int, ...]]:
             return (
                 f"Redis at {url}: the host name {host!r} cannot be resolved ({error})",
                 "correct the host in REDIS_URL (for Redis on this machine use "
-                f"{DEFAULT_REDIS_URL}), or unset REDIS_URL",
+                f"{DEFAULT_URL}), or unset REDIS_URL",
             )
         except ValueError as error:  # a port that is not a number
-            return (f"Redis at {url}: {error}", f"REDIS_URL must look like {DEFAULT_REDIS_URL}")
+            return (f"Redis at {url}: {error}", f"REDIS_URL must look like {DEFAULT_URL}")
     import redis
 
     try:
         client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
     except ValueError as error:
-        return (f"Redis at {url}: {error}", f"REDIS_URL must look like {DEFAULT_REDIS_URL}")
+        return (f"Redis at {url}: {error}", f"REDIS_URL must look like {DEFAULT_URL}")
     try:
         client.ping()
         version = tuple(int(n) for n in client.info("server")["redis_version"].split("."))
@@ -390,7 +349,7 @@ def diagnose(
     redis_url: str | None = None,
     for_tests: bool = False,
 ) -> list[Result]:
-    url = redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    url = redis_url or configured_url()
     browser_needed = for_tests or step.has("student-tests")
     return [
         check_python(),

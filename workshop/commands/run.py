@@ -11,10 +11,16 @@ import tempfile
 
 from ..manifest import Step
 from ..ports import port_is_free
-from ..redis_server import INSTALL_HINT, RedisServer, RedisUnavailable, find_redis_server, ping
+from ..redis_server import (
+    INSTALL_HINT,
+    RedisServer,
+    RedisUnavailable,
+    configured_url,
+    find_redis_server,
+    ping,
+)
 from ..step_server import StepServerError, project_env, run_manage
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent.parent / "overrides"
 
 
@@ -24,7 +30,7 @@ def _say(message: str) -> None:
 
 def choose_channel_layer(stack: contextlib.ExitStack) -> str | None:
     """A Redis URL to use (REDIS_URL, a local Redis, or one we start), or None for in-memory."""
-    url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    url = configured_url()
     _say(f"Looking for Redis at {url} ...")
     if ping(url):
         _say(f"Using the Redis at {url}.")
