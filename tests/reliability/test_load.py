@@ -23,7 +23,7 @@ from tests.chat_client import (
     say,
 )
 
-pytestmark = [pytest.mark.needs("load"), pytest.mark.slow]
+pytestmark = [pytest.mark.needs("reconnect"), pytest.mark.slow]
 
 
 async def join_all(stack: contextlib.AsyncExitStack, server, rooms: list[str]) -> list:
