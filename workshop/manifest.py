@@ -11,7 +11,7 @@ MANIFEST_PATH = REPO_ROOT / "steps.toml"
 
 CAPABILITIES = (
     "http", "websocket", "groups", "async", "input-checks", "student-tests", "reconnect",
-    "hostile-input",
+    "burst", "hostile-input",
 )  # fmt: skip
 
 
