@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from tests.workshop_command import workshop
-from workshop.manifest import get_step, load_steps
+from workshop.manifest import REPO_ROOT, get_step, load_steps
 from workshop.test_selection import changed_paths, classify
 
 STEPS = load_steps()
@@ -105,3 +105,12 @@ def test_a_python_not_on_the_machine_fails_in_ci_and_skips_locally(ci, code):
     assert result.returncode == code, result.output
     assert "Python 2.9 is not on this machine" in result.output
     assert "pyenv install 2.9" in result.output
+
+
+def test_the_readme_states_the_pythons_the_ci_lanes_install_the_steps_on():
+    lanes = re.findall(r"--python (3\.\d+)", (REPO_ROOT / ".ci" / "run").read_text())
+    assert len(lanes) >= 2, ".ci/run runs no Python lanes (python3 -m workshop test --python X.Y)"
+    versions = sorted(lanes, key=lambda version: int(version.split(".")[1]))
+    stated = f"Python {versions[0]} to {versions[-1]}"
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert stated in readme, f"README.md must say the steps run on {stated} (what CI proves)"
