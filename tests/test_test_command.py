@@ -3,6 +3,7 @@ time, for what a branch changed, and on the Pythons students bring."""
 
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -114,3 +115,27 @@ def test_the_readme_states_the_pythons_the_ci_lanes_install_the_steps_on():
     stated = f"Python {versions[0]} to {versions[-1]}"
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert stated in readme, f"README.md must say the steps run on {stated} (what CI proves)"
+
+
+def test_the_harness_serves_the_steps_with_the_interpreter_given(tmp_path):
+    # What the Python lanes rest on: --step-python starts manage.py and Daphne with that
+    # interpreter. A wrapper records each start, then runs this Python.
+    calls = tmp_path / "calls.log"
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> "{calls}"\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0",
+            "tests/acceptance/test_http.py::test_index_page_renders",
+            "--step", "1", "--step-python", str(wrapper), f"--basetemp={tmp_path / 'run'}",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    started = calls.read_text()
+    assert "manage.py migrate" in started, started
+    assert "-m daphne" in started, started
