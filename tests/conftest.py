@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import os
 import pathlib
+import re
 import sys
 
 import pytest
@@ -28,7 +29,7 @@ from workshop.redis_server import RedisServer, RedisUnavailable
 from workshop.step_server import StepServer, copy_project, project_env, run_manage
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-IDLE_CHECKED = pytest.StashKey[set]()  # the xdist groups in which a test checks idle sockets
+IDLE_CHECKED = pytest.StashKey[set]()  # the worker groups in which a test checks idle sockets
 
 
 def unavailable(message: str):
@@ -115,13 +116,42 @@ def pytest_collection_modifyitems(config, items):
     # Checks of sockets left idle since the step's first test run last (see IdleSockets).
     items.sort(key=lambda item: "idle_sockets" in getattr(item, "fixturenames", ()))
     config.stash[IDLE_CHECKED] = {
-        _xdist_group(item) for item in items if "idle_sockets" in getattr(item, "fixturenames", ())
+        worker_group(item.nodeid)
+        for item in items
+        if "idle_sockets" in getattr(item, "fixturenames", ())
     }
 
 
-def _xdist_group(item) -> str | None:
-    marker = item.get_closest_marker("xdist_group")
-    return marker.args[0] if marker else None
+# --- Which tests one worker runs together (pytest-xdist) --------------------------------
+#
+# A worker serves a step once (ServerPool) and runs all the tests that need it: a step's
+# tests of one folder (its acceptance tests; its reliability tests, which the other worker
+# may take meanwhile) go to one worker, and so do the tests of one file that is about no
+# step in particular (its module fixtures, such as the built deck, are made once). xdist's
+# own `loadgroup` cannot do this here: it renames test ids, which pytest 9 ignores.
+
+_STEP_ID = re.compile(r"[\[-](step\d+)(?=[\]-])")
+
+
+def worker_group(nodeid: str) -> str:
+    """'step03-acceptance' for tests/acceptance/...[step03]; the file for other tests."""
+    path = nodeid.split("::", 1)[0]
+    step = _STEP_ID.search(nodeid.partition("::")[2])
+    if step is None:
+        return path
+    folders = path.split("/")
+    part = folders[1] if len(folders) > 2 else folders[-1].removesuffix(".py")
+    return f"{step.group(1)}-{part}"
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkerGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    return ByWorkerGroup(config, log)
 
 
 def _no_step_has_it(item) -> bool:
@@ -143,14 +173,7 @@ def pytest_generate_tests(metafunc):
     if marker is None:
         return  # the test parametrises `step` itself
     chosen = [s for s in steps_under_test(metafunc.config) if s.has(marker.args[0])]
-    # One xdist group per step and test folder: a worker serves a step's acceptance tests
-    # with one Daphne, while the other may take the same step's reliability tests.
-    part = metafunc.module.__name__.split(".")[1]  # acceptance, reliability, test_student_suite
-    params = [
-        pytest.param(s, id=s.step.label, marks=pytest.mark.xdist_group(f"{s.step.label}-{part}"))
-        for s in chosen
-    ]
-    metafunc.parametrize("step", params)
+    metafunc.parametrize("step", chosen, ids=[s.step.label for s in chosen])
 
 
 # --- Redis --------------------------------------------------------------------------
@@ -325,8 +348,7 @@ def idle_sockets(step, server_pool, idle_registry, request) -> IdleSockets:
 @pytest.fixture(autouse=True)
 def _open_idle_sockets_early(request):
     """With the first test of a step's group, open the sockets its idle test checks last."""
-    group = _xdist_group(request.node)
-    if group is not None and group in request.config.stash.get(IDLE_CHECKED, set()):
+    if worker_group(request.node.nodeid) in request.config.stash.get(IDLE_CHECKED, set()):
         # Not this test's failure: the idle test tries again, and reports it.
         with contextlib.suppress(Exception):
             request.getfixturevalue("idle_sockets")

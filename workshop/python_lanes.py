@@ -184,7 +184,7 @@ def run_lane(version: str, step: Step, latest: bool, workers: str, in_ci: bool) 
     _say(f"Packages in the Python {version} lane: {listed}")
     command = lane_pytest_command(step, interpreter, latest)
     if workers != "0":
-        command += ["-n", workers, "--dist", "loadgroup"]
+        command += ["-n", workers]
     env = {key: value for key, value in os.environ.items() if key != "WORKSHOP_COVERAGE"}
     code = subprocess.call(command, cwd=REPO_ROOT, env=env)
     _say(f"Python {version} lane: {'passed' if code == 0 else f'FAILED (exit {code})'}")

@@ -60,7 +60,7 @@ def _prerequisites_stop_the_run(in_ci: bool) -> bool:
 def _pytest(args: list[str], workers: str, env: dict[str, str] | None = None) -> int:
     """pytest on `workers` workers, in a temp folder of its own that it must leave empty."""
     env = dict(os.environ) if env is None else env
-    command = [sys.executable, "-m", "pytest", "-n", workers, "--dist", "loadgroup", *args]
+    command = [sys.executable, "-m", "pytest", "-n", workers, *args]
     _say(f"Running: {' '.join(command[1:])}")
     with watched_temp_dir(env) as leftovers:
         code = subprocess.call(command, cwd=REPO_ROOT, env=env)
