@@ -22,21 +22,14 @@ import sys
 import pytest
 
 from tests.idle_sockets import IdleSockets
+from tests.prerequisites import IN_CI, unavailable  # noqa: F401  (also for test modules)
 from workshop.browser import BrowserUnavailable, start_chromium
 from workshop.coverage_report import RCFILE
 from workshop.manifest import Step, get_step, load_steps
 from workshop.redis_server import RedisServer, RedisUnavailable
 from workshop.step_server import StepServer, copy_project, project_env, run_manage
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 IDLE_CHECKED = pytest.StashKey[set]()  # the worker groups in which a test checks idle sockets
-
-
-def unavailable(message: str):
-    """Under CI nothing that matters may be skipped: fail. Locally: skip, naming the fix."""
-    if IN_CI:
-        pytest.fail(f"CI=true and this test cannot run: {message}", pytrace=False)
-    pytest.skip(message)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,7 +203,7 @@ class ServerPool:
         self.copies: dict[StepUnderTest, pathlib.Path] = {}
         self.servers: dict[StepUnderTest, StepServer] = {}
         self.runservers: dict[StepUnderTest, StepServer] = {}
-        self.extra: list[StepServer] = []
+        self.extra: list[StepServer] = []  # kept for the session, e.g. the idle sockets' server
         rcfile = os.environ.get("WORKSHOP_COVERAGE") == "1"
         self.coverage_rcfile = RCFILE if rcfile else None
 

@@ -145,7 +145,7 @@ def test_a_good_set_up_passes(redis_server):
     )
     for text in (
         "Python 3.",
-        "packages: the",
+        "packages of step03_channel_layer/requirements.txt: the",
         '"daphne" comes before',
         "ASGI_APPLICATION",
         "CHANNEL_LAYERS",
@@ -167,7 +167,7 @@ def fake_program(path, output: str):
 def test_chromium_and_chromedriver_of_different_majors_fail_when_tests_need_them(tmp_path):
     browser = fake_program(tmp_path / "chromium", "Chromium 120.0.6099.71 built on Debian")
     driver = fake_program(tmp_path / "chromedriver", "ChromeDriver 121.0.6167.85 (abc)")
-    env = {"CHROMIUM_PATH": browser, "CHROMEDRIVER_PATH": driver}
+    env = {"CHROME_BINARY": browser, "CHROMEDRIVER_PATH": driver}
     result = doctor("2", "--tests", **env)
     assert result.returncode == 1, result.output
     line_of(result.output, "FAIL", "Chromium 120 but ChromeDriver 121")
@@ -262,3 +262,11 @@ def test_settings_that_do_not_import_are_shown_with_the_error(tmp_path):
     assert result.returncode == 1, result.output
     line = line_of(result.output, "FAIL", "cannot import chatsite/settings.py")
     assert "SyntaxError" in line
+
+
+def test_the_old_browser_variable_still_works_and_says_its_new_name(tmp_path):
+    browser = fake_program(tmp_path / "chromium", "Chromium 120.0.6099.71 built on Debian")
+    driver = fake_program(tmp_path / "chromedriver", "ChromeDriver 121.0.6167.85 (abc)")
+    result = doctor("2", "--tests", CHROMIUM_PATH=browser, CHROMEDRIVER_PATH=driver)
+    line_of(result.output, "FAIL", "Chromium 120 but ChromeDriver 121")  # it was used
+    assert "CHROMIUM_PATH is now called CHROME_BINARY" in result.output

@@ -33,21 +33,14 @@ import threading
 
 import pytest
 
+from tests.prerequisites import unavailable
 from workshop.browser import BrowserUnavailable, start_chromium
 from workshop.cli import build_parser
 from workshop.manifest import REPO_ROOT, load_steps
 
 SLIDES = REPO_ROOT / "slides"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 pytestmark = pytest.mark.xdist_group("slides")  # one worker builds the deck once
-
-
-def unavailable(message: str):
-    """Under CI a missing prerequisite fails the run; locally it skips, naming the fix."""
-    if IN_CI:
-        pytest.fail(f"CI=true and this test cannot run: {message}", pytrace=False)
-    pytest.skip(message)
 
 
 def start_build(

@@ -1,20 +1,21 @@
 """Headless Chromium for Selenium, using the system's browser and driver.
 
 Nothing is downloaded: Selenium gets the driver's path explicitly, so Selenium
-Manager never tries to go online. CHROMIUM_PATH and CHROMEDRIVER_PATH override
-where they are.
+Manager never tries to go online. CHROME_BINARY and CHROMEDRIVER_PATH override
+where they are: the names step 05's own browser tests read, so one setting serves both.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 
 INSTALL_HINT = (
     "Install Chromium and its driver: Debian/Ubuntu `sudo apt-get install chromium "
     "chromium-driver`; macOS `brew install --cask chromium chromedriver`; or point "
-    "CHROMIUM_PATH and CHROMEDRIVER_PATH at your Chrome and its matching ChromeDriver."
+    "CHROME_BINARY and CHROMEDRIVER_PATH at your Chrome and its matching ChromeDriver."
 )
 
 # Headless as root needs --no-sandbox; the rest stop Chromium from phoning home,
@@ -43,11 +44,28 @@ def _first_existing(*candidates: str | None) -> str | None:
     return None
 
 
+# The tooling's former name for CHROME_BINARY, still read so an old setting keeps working.
+OLD_BROWSER_VARIABLE = "CHROMIUM_PATH"
+
+
+def browser_setting() -> str | None:
+    """CHROME_BINARY, else the old CHROMIUM_PATH (with a note to rename it)."""
+    if os.environ.get("CHROME_BINARY"):
+        return os.environ["CHROME_BINARY"]
+    old = os.environ.get(OLD_BROWSER_VARIABLE)
+    if old:
+        print(
+            f"[workshop] note: {OLD_BROWSER_VARIABLE} is now called CHROME_BINARY (the name "
+            "step 05's tests read); rename it, it is still used this time.",
+            file=sys.stderr,
+            flush=True,
+        )
+    return old
+
+
 def chromium_paths() -> tuple[str | None, str | None]:
     """(browser, driver) paths, or None for each one that is missing."""
-    browser = _first_existing(
-        os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium", "chromium", "google-chrome"
-    )
+    browser = _first_existing(browser_setting(), "/usr/bin/chromium", "chromium", "google-chrome")
     driver = _first_existing(
         os.environ.get("CHROMEDRIVER_PATH"), "/usr/bin/chromedriver", "chromedriver"
     )

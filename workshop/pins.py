@@ -10,10 +10,10 @@ from importlib import metadata
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from .bootstrap import CONSTRAINTS
 from .manifest import REPO_ROOT
 
 PYPROJECT = REPO_ROOT / "pyproject.toml"
-CONSTRAINTS = REPO_ROOT / "constraints.txt"
 
 
 def requirements(lines) -> list[Requirement]:
@@ -64,11 +64,13 @@ def optional_dependency_groups() -> dict[str, list[str]]:
     return dict(_project().get("optional-dependencies", {}))
 
 
-def pyproject_pins() -> dict[str, str]:
-    """Every pin of pyproject.toml, the extras' included."""
+def pyproject_pins(extras: tuple[str, ...] | None = None) -> dict[str, str]:
+    """The pins of pyproject.toml: the dependencies and those of the extras named (all of
+    them when extras is None)."""
     entries = list(_project().get("dependencies", []))
-    for group in optional_dependency_groups().values():
-        entries += group
+    for extra, group in optional_dependency_groups().items():
+        if extras is None or extra in extras:
+            entries += group
     return exact_pins(entries)
 
 

@@ -108,11 +108,9 @@ def versions(root: pathlib.Path) -> str:
     except (OSError, KeyError, tomllib.TOMLDecodeError) as error:
         logger.warning(f"cannot read the pins from {path}: {error}", type="workshop")
         return "\n"
-    pins = {}
-    for requirement in dependencies:
-        match = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*==\s*([^;\s]+)", requirement)
-        if match:
-            pins[match.group(1).lower().replace("_", "-")] = match.group(2)
+    from workshop.pins import by_canonical_name, exact_pins
+
+    pins = by_canonical_name(exact_pins(dependencies))
     missing = [name for name, _ in STATED_PINS if name not in pins]
     if missing:
         logger.warning(f"{path} pins no exact version of {missing}", type="workshop")
@@ -124,12 +122,14 @@ def what_changed(step, previous, root: pathlib.Path, srcdir: pathlib.Path) -> st
     """The generated slides: the files a step changed, then one diff per file."""
     here = root / step.folder
     before = root / previous.folder if previous else None
+    from workshop.diffing import changed_files
+
+    # What changed is computed once, by the diff the tooling and READMEs show; steps.toml's
+    # `changed` list (checked against it by tests/test_step_diffs.py) gives the order.
+    changes = changed_files(before, here)
     rows, diffs = [], []
     for name in step.changed:
-        if before is None or not (before / name).exists():
-            change = "added"
-        else:
-            change = "changed"
+        change = changes.get(name, "changed")
         if name == "README.md":
             rows.append(f"| `{name}` | {change} (the step's notes: read it in the folder) |")
             continue

@@ -21,7 +21,7 @@ import urllib.parse
 from ..browser import INSTALL_HINT as BROWSER_HINT
 from ..browser import chromium_paths
 from ..manifest import REPO_ROOT, Step, load_steps
-from ..pins import exact_pins, pin_mismatches, pyproject_pins
+from ..pins import CONSTRAINTS, exact_pins, pin_mismatches, pyproject_pins
 from ..ports import port_is_free
 from ..redis_server import DEFAULT_URL, configured_url
 
@@ -67,30 +67,32 @@ def check_python() -> Result:
     )
 
 
+def _packages_result(label: str, pins: dict[str, str], problem: str, fix: str) -> Result:
+    """ok when every pin is installed at its version, else `problem` naming each mismatch."""
+    problems = pin_mismatches(pins)
+    if not problems:
+        return Result("ok", f"{label}: the {len(pins)} pins")
+    return Result(problem, f"{label}: " + "; ".join(problems), fix)
+
+
 def check_step_packages(project: pathlib.Path) -> Result:
     requirements = project / "requirements.txt"
     if not requirements.is_file():
         return Result("warn", f"no requirements.txt in {project}", "copy it from the step folder")
-    pins = exact_pins(requirements.read_text().splitlines())
-    problems = pin_mismatches(pins)
-    if not problems:
-        return Result("ok", f"packages: the {len(pins)} pins of {project.name}/requirements.txt")
-    return Result(
+    return _packages_result(
+        f"packages of {project.name}/requirements.txt",
+        exact_pins(requirements.read_text().splitlines()),
         "FAIL",
-        "packages: " + "; ".join(problems),
         f'{sys.executable} -m pip install -r "{requirements}"',
     )
 
 
 def check_tool_packages() -> Result:
-    pins = pyproject_pins()
-    problems = pin_mismatches(pins)
-    if not problems:
-        return Result("ok", f"test tools: the {len(pins)} pins of pyproject.toml")
-    return Result(
+    return _packages_result(
+        "test tools of pyproject.toml",
+        pyproject_pins(extras=("dev",)),
         "warn",
-        "test tools: " + "; ".join(problems),
-        f'{sys.executable} -m pip install -e "{REPO_ROOT}[dev]"',
+        f'{sys.executable} -m pip install -c "{CONSTRAINTS}" -e "{REPO_ROOT}[dev]"',
     )
 
 
@@ -193,7 +195,7 @@ def check_browser(needed: bool) -> Result:
             "must match",
             "install the ChromeDriver of your browser's version (Debian/Ubuntu: "
             "`sudo apt-get install chromium chromium-driver` keeps them together), or set "
-            "CHROMIUM_PATH and CHROMEDRIVER_PATH to a matching pair",
+            "CHROME_BINARY and CHROMEDRIVER_PATH to a matching pair",
         )
     return Result("ok", f"Chromium {browser_major} and ChromeDriver {driver_major} ({driver})")
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from ..bootstrap import CONSTRAINTS
 from ..manifest import REPO_ROOT
-from ..pins import optional_dependency_groups
+from ..pins import CONSTRAINTS, optional_dependency_groups
 
 LOCK_COMMAND = "python -m workshop lock"
 
