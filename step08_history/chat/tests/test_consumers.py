@@ -96,9 +96,7 @@ class ChatConsumerTests(TransactionTestCase):
         alice = await join("lobby")
         carol = await join("kitchen")
         await alice.send_json_to({"message": "lobby only"})
-        self.assertEqual(
-            await receive_message(alice), {"user": "alice", "message": "lobby only"}
-        )
+        self.assertEqual(await receive_message(alice), {"user": "alice", "message": "lobby only"})
         self.assertTrue(await carol.receive_nothing())
         await alice.disconnect()
         await carol.disconnect()
@@ -287,7 +285,9 @@ class HistoryTests(TransactionTestCase):
         await alice.send_json_to({"message": "keep me"})
         frame = await alice.receive_json_from()
         saved = await Message.objects.select_related("user").aget(id=frame["id"])
-        self.assertEqual((saved.room, saved.user.username, saved.text), ("lobby", "alice", "keep me"))
+        self.assertEqual(
+            (saved.room, saved.user.username, saved.text), ("lobby", "alice", "keep me")
+        )
         self.assertEqual(await Message.objects.acount(), 1)
         await alice.disconnect()
 
