@@ -22,9 +22,6 @@ class Message(models.Model):
             models.Index(fields=["room", "created"], name="chat_message_room_created"),
         ]
 
-    def __str__(self):
-        return f"{self.room} {self.created:%Y-%m-%d %H:%M} {self.user}: {self.text[:50]}"
-
     def as_frame(self):
         """The message as the room page receives it: JSON-ready, with its id and time."""
         return {
