@@ -18,10 +18,33 @@ RECEIVE_TIMEOUT = 10.0
 LOGGED_IN = "logged in"
 
 
-def join(
-    server: StepServer, room: str, origin: str | None = "same", session: str | None = LOGGED_IN
+class HandshakeServerError(AssertionError):
+    """The server answered a WebSocket handshake with a 5xx: never right, whatever was sent."""
+
+
+class connect_checked(connect):
+    """websockets' `connect`, except that a 5xx answer to the handshake fails the test.
+
+    Every socket the tests open goes through here, so no test that expects a refusal
+    (a 403, caught as InvalidStatus) can pass on a server error by accident.
+    """
+
+    async def connect(self):
+        try:
+            return await super().connect()
+        except InvalidStatus as refused:
+            status = refused.response.status_code
+            if status >= 500:
+                raise HandshakeServerError(
+                    f"the handshake for {self.uri} got HTTP {status}: a server error"
+                ) from None
+            raise
+
+
+def open_socket(
+    server: StepServer, path: str, origin: str | None = "same", session: str | None = LOGGED_IN
 ):
-    """Open a socket to a room (use with `async with`). origin="same" sends the page's origin.
+    """Open a socket to any path (use with `async with`). origin="same" sends the page's.
 
     On a step with users the socket carries a session cookie, as the room page's does:
     by default the server's first account's; session=None for none (anonymous), or any
@@ -32,13 +55,20 @@ def join(
     if session == LOGGED_IN:
         session = session_for(server)
     cookie = cookie_header(session)
-    return connect(
-        server.ws_url(f"/ws/chat/{room}/"),
+    return connect_checked(
+        server.ws_url(path),
         origin=origin,
         additional_headers=[("Cookie", cookie)] if cookie else None,
         open_timeout=10,
         max_size=None,
     )
+
+
+def join(
+    server: StepServer, room: str, origin: str | None = "same", session: str | None = LOGGED_IN
+):
+    """Open a socket to a room (use with `async with`), as the room page does."""
+    return open_socket(server, f"/ws/chat/{room}/", origin, session)
 
 
 def chat_message(server: StepServer, text: str, sender: Account | None = None) -> dict:
@@ -144,6 +174,37 @@ async def chat_in_rounds(server, room: str, clients: int, senders: int, rounds: 
     return sent_by, received
 
 
+async def burst_across_rooms(server, rooms: int, per_room: int, messages_each: int):
+    """`rooms` rooms of `per_room` clients; every client sends `messages_each` messages, all at
+    once, without waiting for anything; then every client reads until it has its room's share.
+
+    No rounds here: this is the burst that overflows a mailbox with a capacity (the default
+    layer keeps at most 100 messages per server process). Returns (the room of each client,
+    what each client sent, what each client received before 10 s of silence).
+    """
+    room_of = [f"burst-{r}" for r in range(rooms) for _ in range(per_room)]
+    sent_by = {
+        c: [f"{c}:{n} in {room_of[c]}" for n in range(messages_each)] for c in range(len(room_of))
+    }
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(join(server, room)) for room in room_of]
+        received = [[] for _ in sockets]
+
+        async def read(index, socket):
+            with contextlib.suppress(AssertionError):  # 10 s of silence: stop, the caller counts
+                while len(received[index]) < per_room * messages_each:
+                    received[index].append((await next_frame(socket, timeout=10))["message"])
+
+        readers = [asyncio.create_task(read(i, s)) for i, s in enumerate(sockets)]
+        await asyncio.gather(
+            *(say(sockets[c], text) for c, texts in sent_by.items() for text in texts)
+        )
+        await asyncio.gather(*readers)
+        for socket in sockets:
+            assert await nothing_arrives(socket, seconds=0.1)  # nothing extra
+    return room_of, sent_by, received
+
+
 def assert_all_delivered_in_order(sent_by: dict, received: list[list[str]]) -> None:
     """Every socket got every message, and each sender's messages in the order sent."""
     total = sum(len(texts) for texts in sent_by.values())
@@ -156,9 +217,14 @@ def assert_all_delivered_in_order(sent_by: dict, received: list[list[str]]) -> N
 
 def handshake_refusal(server, room: str, origin: str | None) -> int | None:
     """The HTTP status a refused WebSocket handshake got, or None if the socket opened."""
+    return path_refusal(server, f"/ws/chat/{room}/", origin)
+
+
+def path_refusal(server, path: str, origin: str | None = "same") -> int | None:
+    """The HTTP status a refused handshake for `path` got, or None if the socket opened."""
 
     async def attempt():
-        async with join(server, room, origin=origin):
+        async with open_socket(server, path, origin=origin):
             pass
 
     try:

@@ -289,12 +289,24 @@ def pytest_runtest_makereport(item, call):
 # --- A real browser -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def chromium():
+def chromium_or_unavailable():
     try:
-        driver = start_chromium()
+        return start_chromium()
     except BrowserUnavailable as error:
         unavailable(str(error))
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    driver = chromium_or_unavailable()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def second_browser():
+    """Another headless Chromium, with cookies (so a login) of its own, for this test only."""
+    driver = chromium_or_unavailable()
     yield driver
     driver.quit()
 

@@ -31,7 +31,7 @@ def check(*args: str):
 
 
 def hints_shown(output: str) -> list[str]:
-    """The numbered items of "What to fix", each as one string (cause, seen, fix, tests)."""
+    """The numbered items of "What to fix", each as one string (why, seen, fix, row, tests)."""
     items = re.split(r"\n  \d+\. ", output.split("What to fix", 1)[-1].split("Failed tests")[0])
     return [" ".join(item.split()) for item in items[1:]]
 
@@ -72,7 +72,7 @@ def assert_first_hint(output: str, key: str, *texts: str) -> str:
     hint = by_key(key)
     shown = hints_shown(output)
     assert shown, f"no hints in:\n{output}"
-    assert f"[{hint.pitfall}]" in shown[0], f"expected the {key} hint first:\n{output}"
+    assert f"row: {hint.row}" in shown[0], f"expected the {key} hint first:\n{output}"
     for text in texts:
         assert text in shown[0], f"{text!r} not in the first hint:\n{shown[0]}"
     return shown[0]

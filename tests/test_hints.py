@@ -1,14 +1,17 @@
-"""The hint table of `workshop check`: each error text leads to its own hint, and the
-README's troubleshooting table shows every one of those texts."""
+"""The hints of `workshop check`, which are also the rows of docs/troubleshooting.md: each
+error text leads to its own hint, filled in from what matched, and the page shows them all."""
 
 import re
 
 import pytest
 
-from workshop.hints import HINTS, find_hints
+from tests.test_links import anchors
+from workshop.hints import HINTS, TROUBLESHOOTING_PAGE, as_documented, find_hints
 from workshop.manifest import REPO_ROOT
 
 WITH_EXAMPLES = [hint for hint in HINTS if hint.example]
+# What format() would have replaced: a hint whose text still shows one was never filled in.
+PLACEHOLDER = re.compile(r"\{(\d+|method)\}")
 
 
 @pytest.mark.parametrize("hint", WITH_EXAMPLES, ids=[hint.key for hint in WITH_EXAMPLES])
@@ -16,17 +19,22 @@ def test_the_exact_error_text_finds_its_hint_and_only_that(hint):
     found = find_hints(f"some output\n{hint.example}\nmore output")
     assert [f.hint.key for f in found] == [hint.key]
     assert found[0].seen == hint.example
-    assert "{" not in found[0].cause.replace("{{", "") or '"' in found[0].cause
+    for text in (found[0].why, found[0].fix):
+        assert not PLACEHOLDER.search(text), f"{hint.key}: not filled in: {text}"
+        assert "`" not in text, f"{hint.key}: Markdown left in the terminal text: {text}"
 
 
-def test_a_log_line_is_shown_without_its_timestamp():
+def test_what_matched_fills_the_hint():
     log = (
         "2026-11-22 01:16:49,294 ERROR    "
         "Exception inside application: No handler for message type chat.typo"
     )
     (found,) = find_hints(log)
     assert found.seen == "Exception inside application: No handler for message type chat.typo"
-    assert "chat_typo()" in found.cause and "chat_message()" in found.fix
+    assert 'sends {"type": "chat.typo"}' in found.why and "chat_typo()" in found.why
+    assert '"chat.message" runs chat_message()' in found.fix
+    (found,) = find_hints("TypeError: object LobbyConsumer can't be used in 'await' expression")
+    assert "write consumers.LobbyConsumer.as_asgi() in chat/routing.py" == found.fix
 
 
 def test_generic_hints_only_when_nothing_specific_matched():
@@ -37,9 +45,23 @@ def test_generic_hints_only_when_nothing_specific_matched():
     assert [f.hint.key for f in find_hints(text)] == ["handler-type"]
 
 
-def test_the_readme_troubleshooting_table_has_every_error_text():
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    section = re.search(r"^## Troubleshooting\n(.*?)^## ", readme, re.MULTILINE | re.DOTALL)
-    assert section, "README.md has no ## Troubleshooting section"
-    missing = [hint.example for hint in WITH_EXAMPLES if hint.example not in section.group(1)]
-    assert not missing, f"add these error texts to README.md's troubleshooting table: {missing}"
+def test_each_row_shows_its_exact_error_text():
+    missing = [hint.key for hint in WITH_EXAMPLES if hint.example not in hint.you_see]
+    assert not missing, f"the 'you see' column of these rows lacks the example: {missing}"
+
+
+def test_the_page_has_a_row_for_every_hint_filled_from_its_example():
+    page = REPO_ROOT / TROUBLESHOOTING_PAGE
+    text = page.read_text(encoding="utf-8")
+    assert {hint.key for hint in HINTS} <= anchors(page), "run: python -m workshop docs"
+    for hint in HINTS:
+        why, fix = as_documented(hint)
+        assert not PLACEHOLDER.search(why + fix), f"{hint.key}: not filled in: {why} {fix}"
+        assert why in text and fix in text, f"{hint.key}: row is stale; run python -m workshop docs"
+    assert "`chat_typo()`" in text  # the handler-type row, filled from its example
+
+
+def test_keys_are_unique_and_make_anchors():
+    keys = [hint.key for hint in HINTS]
+    assert len(keys) == len(set(keys))
+    assert all(re.fullmatch(r"[a-z0-9-]+", key) for key in keys)

@@ -46,7 +46,7 @@ def test_step_requirements_are_exact_pins_matching_pyproject(step):
 
 
 def test_redis_client_stays_below_8_where_the_redis_layer_is_used():
-    # redis-py 8 closes idle chat sockets after 5 s (PITFALLS 0, channels_redis#422).
+    # redis-py 8 closes idle chat sockets after 5 s (channels_redis#422).
     for step in STEPS:
         step_pins = pins((step.path / "requirements.txt").read_text().splitlines())
         if "channels-redis" in step_pins:

@@ -161,7 +161,32 @@ def edit_consumer(root: pathlib.Path) -> str:
     return NEW_LINE
 
 
-BREAKAGES = [rename_file, rename_function, remove_marker_line, add_step_without_slides]
+def exercise_written_on_a_slide(root: pathlib.Path) -> str:
+    """An exercise on the slides that the step's README does not have."""
+    template = root.parent / "slides" / "steps" / "step03_channel_layer.md"
+    template.write_text(
+        template.read_text()
+        + "\n## Exercise: one more\n\nDo it.\n\n```{revealjs-notes}\nLike this.\n```\n"
+    )
+    return "slides/steps/step03_channel_layer.md"
+
+
+def exercise_without_solution(root: pathlib.Path) -> str:
+    readme = root / "step02_echo_consumer" / "README.md"
+    text = readme.read_text()
+    solution = re.compile(r"<details><summary>Solution</summary>.*?</details>", re.DOTALL)
+    readme.write_text(solution.sub("", text, count=1))
+    return "step02_echo_consumer/README.md"
+
+
+BREAKAGES = [
+    rename_file,
+    rename_function,
+    remove_marker_line,
+    add_step_without_slides,
+    exercise_written_on_a_slide,
+    exercise_without_solution,
+]
 
 
 @pytest.fixture(scope="module")
@@ -489,7 +514,7 @@ def test_commands_on_the_slides_exist():
 
 
 def test_redis_py_pin_is_below_8_wherever_channels_redis_is():
-    # The step 3 slide says requirements.txt pins redis-py below 8 (PITFALLS 0).
+    # The step 3 slide says requirements.txt pins redis-py below 8 (channels_redis#422).
     for step in load_steps():
         requirements = (step.path / "requirements.txt").read_text()
         if "channels-redis" not in requirements:
@@ -517,3 +542,80 @@ def test_channel_layer_shell_session_works(tmp_path, redis_url):
     )
     assert result.returncode == 0, result.stderr
     assert "{'type': 'hello'}" in result.stdout, result.stdout + result.stderr
+
+
+# --- The exercises: the step READMEs' own, solutions in the speaker notes ---------------
+
+
+class Slide:
+    def __init__(self):
+        self.heading = ""
+        self.body = ""
+        self.notes = ""
+
+
+class _SlideParser(html.parser.HTMLParser):
+    """Each <section> of the built deck: its heading, its text, and its speaker notes."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.slides: list[Slide] = []
+        self._open: list[Slide] = []
+        self._in: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "section":
+            self._open.append(Slide())
+            self.slides.append(self._open[-1])
+        elif tag in ("h1", "h2", "h3") or (tag == "aside" and ("class", "notes") in attrs):
+            self._in.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag == "section" and self._open:
+            self._open.pop()
+        elif self._in and tag == self._in[-1]:
+            self._in.pop()
+
+    def handle_data(self, data):
+        if not self._open:
+            return
+        slide = self._open[-1]
+        if "aside" in self._in:
+            slide.notes += data
+        elif self._in:
+            slide.heading += data
+        else:
+            slide.body += data
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def markdown_text(markdown: str) -> str:
+    """What Markdown shows as text, rendered by markdown-it (the parser under MyST)."""
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark").enable("table").render(markdown)
+    return words(html.unescape(re.sub(r"<[^>]+>", "", rendered)))
+
+
+def test_the_deck_shows_the_readme_exercises_with_their_solutions_in_the_notes(deck_index):
+    from workshop.exercises import read_exercises
+
+    parser = _SlideParser()
+    parser.feed(deck_index.read_text(encoding="utf-8"))
+    slides = {words(slide.heading): slide for slide in parser.slides}
+    on_slides = [title for title in slides if title.lower().startswith("exercise ")]
+    expected = []
+    for step in load_steps():
+        for exercise in read_exercises((step.path / "README.md").read_text(encoding="utf-8")):
+            title = words(f"Exercise {exercise.number}: {markdown_text(exercise.title)}")
+            expected.append(title)
+            slide = slides.get(title)
+            assert slide, f"{step.folder}: no slide {title!r}; exercise slides: {on_slides}"
+            assert markdown_text(exercise.prompt) == words(slide.body), f"{title}: prompt differs"
+            assert markdown_text(exercise.solution) in words(slide.notes), (
+                f"{title}: the notes lack the README's solution"
+            )
+    assert sorted(on_slides) == sorted(expected), "exercise slides that no README has"

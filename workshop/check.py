@@ -4,7 +4,7 @@ Runs the repository's own acceptance tests for the step (tests/acceptance, and f
 the step that ships tests, tests/test_student_suite.py) on the student's folder:
 the very same black-box tests, started with --project PATH --step N. Progress is
 shown while they run; afterwards each failure gets the likely cause and its fix
-from workshop/hints.py (the PITFALLS table), found in the failure and in the log
+from workshop/hints.py (the rows of docs/troubleshooting.md), found in the failure and the log
 of the step's server (tests/conftest.py adds that log to a failing test's report).
 """
 
@@ -129,11 +129,12 @@ def report(results: list[dict], step: Step, log_path: pathlib.Path) -> int:
     )
     if failures:
         groups, unexplained = group_by_hint(failures)
-        _say("\nWhat to fix (the likely causes; README.md > Troubleshooting has them all):")
+        _say("\nWhat to fix (the likely causes, each a row of the troubleshooting page):")
         for number, (found, explained) in enumerate(groups, start=1):
-            _say(f"\n  {number}. {found.cause} [{found.hint.pitfall}]")
+            _say(f"\n  {number}. {found.why}")
             _say(f"     seen: {_short(found.seen)}")
             _say(f"     fix:  {found.fix}")
+            _say(f"     row:  {found.hint.row}")
             names = ", ".join(failure["title"] for failure in explained[:3])
             more = f" and {len(explained) - 3} more" if len(explained) > 3 else ""
             _say(f"     in {len(explained)} test(s): {names}{more}")

@@ -1,8 +1,13 @@
-"""The generated parts of the READMEs: each step's "What changed" and the step table.
+"""The generated parts of the Markdown pages, each from its one source.
 
-Prose is written by hand; anything that restates the steps (file lists, diffs,
-the step table) is generated between marker comments, so it cannot drift.
-`python -m workshop docs` rewrites them; tests/test_docs.py fails when a README
+Prose is written by hand; anything that restates something the repository already
+says is generated between marker comments, so it cannot drift:
+
+  README.md                 "steps"            the step table, from steps.toml
+  each step's README.md     "what-changed"     the file list and diff, from the folders
+  docs/troubleshooting.md   "troubleshooting"  the table, from workshop/hints.py
+
+`python -m workshop docs` rewrites them; tests/test_step_diffs.py fails when a page
 is stale.
 """
 
@@ -12,6 +17,7 @@ import pathlib
 import re
 
 from .diffing import step_changes, unified_diff
+from .hints import HINTS, TROUBLESHOOTING_PAGE, as_documented
 from .manifest import PART_TITLES, REPO_ROOT, Step, load_steps
 
 BEGIN = "<!-- begin generated: {name} (python -m workshop docs) -->"
@@ -72,6 +78,21 @@ def step_table_block(steps: list[Step]) -> str:
     return "\n".join(lines)
 
 
+def _cell(markdown: str) -> str:
+    return markdown.replace("|", "\\|")  # a bare | would end the table cell
+
+
+def troubleshooting_table_block() -> str:
+    """The troubleshooting table: one row per hint, named and anchored by its key, so that
+    `workshop check` can point at the row it took a hint from."""
+    lines = ["| row | you see | why | fix |", "|---|---|---|---|"]
+    for hint in HINTS:
+        why, fix = as_documented(hint)
+        name = f'<a id="{hint.key}"></a>`{hint.key}`'
+        lines.append(f"| {name} | {_cell(hint.you_see)} | {_cell(why)} | {_cell(fix)} |")
+    return "\n".join(lines)
+
+
 def replace_block(text: str, name: str, content: str) -> str:
     """Put content between the named markers in text; raise if the markers are missing."""
     pattern = re.compile(
@@ -90,6 +111,10 @@ def generated_readmes() -> dict[pathlib.Path, str]:
     updated = {}
     top = REPO_ROOT / "README.md"
     updated[top] = replace_block(top.read_text(encoding="utf-8"), "steps", step_table_block(steps))
+    trouble = REPO_ROOT / TROUBLESHOOTING_PAGE
+    updated[trouble] = replace_block(
+        trouble.read_text(encoding="utf-8"), "troubleshooting", troubleshooting_table_block()
+    )
     for step in steps:
         readme = step.path / "README.md"
         updated[readme] = replace_block(

@@ -103,7 +103,10 @@ def pin_mismatches(pins: dict[str, str]) -> list[str]:
             note = ""
             if name.lower() == "redis" and installed.split(".")[0].isdigit():
                 if int(installed.split(".")[0]) >= 8:
-                    note = " (redis-py 8 closes idle sockets after 5 s: PITFALLS 0)"
+                    note = (
+                        " (redis-py 8 closes idle sockets after 5 s: "
+                        "docs/troubleshooting.md#redis-py-8-timeout)"
+                    )
             problems.append(f"{name} {installed} installed, {wanted} pinned{note}")
     return problems
 

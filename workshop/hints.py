@@ -1,9 +1,13 @@
-"""From an error text to its likely cause and fix: the PITFALLS table, for `workshop check`.
+"""The troubleshooting table: each problem, the text that gives it away, why, and the fix.
 
-Each hint names the exact text that gives a problem away (in the test's failure or
-in the server's log), what it means, and the fix. `find_hints(text)` returns the
-hints whose patterns occur, most specific first; the generic ones (a socket that
-never answers, a server that does not start) only when nothing specific matched.
+This is the one source of both places a student meets it: `python -m workshop docs`
+renders it as the table in docs/troubleshooting.md (one row per hint, named by its key),
+and `workshop check` looks for the hints' patterns in a failed test and the server's
+log, and prints the matching rows with the line that matched.
+
+why and fix are Markdown. {0}, {1}... stand for the pattern's groups and {method} for
+the handler a message type calls; the table fills them from the hint's example, `check`
+from what it found. A literal brace is doubled: {{"error": ...}}.
 """
 
 from __future__ import annotations
@@ -11,278 +15,544 @@ from __future__ import annotations
 import dataclasses
 import re
 
+TROUBLESHOOTING_PAGE = "docs/troubleshooting.md"
+
 
 @dataclasses.dataclass(frozen=True)
 class Hint:
-    key: str
-    pitfall: str  # where PITFALLS / the README's troubleshooting table has it
-    patterns: tuple[str, ...]  # regular expressions; groups fill {0}, {1} in cause and fix
-    cause: str
+    key: str  # the row's name and #anchor in docs/troubleshooting.md
+    you_see: str  # Markdown: what a person sees, with the exact text to search for
+    why: str
     fix: str
-    example: str | None = None  # the exact text a student meets (README's table has it too)
-    generic: bool = False  # only offered when no specific hint matched
+    patterns: tuple[str, ...] = ()  # regular expressions that `check` looks for
+    example: str | None = None  # the exact text a student meets; it is in you_see
+    generic: bool = False  # `check` offers it only when no specific hint matched
+
+    @property
+    def row(self) -> str:
+        """Where a person reads this hint: its row of the troubleshooting page."""
+        return f"{TROUBLESHOOTING_PAGE}#{self.key}"
 
 
 @dataclasses.dataclass(frozen=True)
 class Found:
-    """A hint, with the line of the text that matched it, its cause and fix filled in."""
+    """A hint, with the line of the text that matched it and its why and fix filled in."""
 
     hint: Hint
     seen: str
-    cause: str
+    why: str
     fix: str
-
-
-def _method(message_type: str) -> str:
-    return message_type.replace(".", "_")
 
 
 HINTS: tuple[Hint, ...] = (
     Hint(
         "runserver-not-asgi",
-        "PITFALLS 1",
-        (r"Not Found: /ws/", r"Starting development server at"),
-        "`python manage.py runserver` is Django's own WSGI server, which cannot serve "
-        'WebSockets (every /ws/ URL gets 404): "daphne" is missing from INSTALLED_APPS, or '
-        'listed after "django.contrib.staticfiles"',
-        'put "daphne" first in INSTALLED_APPS (chatsite/settings.py) and set '
-        'ASGI_APPLICATION = "chatsite.asgi.application"; runserver then prints '
-        '"Starting ASGI/Daphne version ..."',
+        "`Not Found: /ws/chat/lobby/` in the server log; `runserver` printed `Starting "
+        "development server at` instead of `Starting ASGI/Daphne version ...`; the page says "
+        "`Disconnected (code 1006)`",
+        "`runserver` is Django's own WSGI server, which cannot serve WebSockets (every `/ws/` "
+        'URL gets 404): `"daphne"` is missing from `INSTALLED_APPS`, or listed after '
+        '`"django.contrib.staticfiles"`',
+        'put `"daphne"` first in INSTALLED_APPS (`chatsite/settings.py`) and set '
+        '`ASGI_APPLICATION = "chatsite.asgi.application"`; `runserver` then prints '
+        "`Starting ASGI/Daphne version ...`",
+        patterns=(r"Not Found: /ws/", r"Starting development server at"),
         example="Not Found: /ws/chat/lobby/",
     ),
     Hint(
-        "as-asgi-missing",
-        "PITFALLS 4",
-        (
-            r"object (\w+) can't be used in 'await' expression",
-            r"(\w+)\.__init__\(\) takes \d+ positional arguments? but \d+ were given",
-        ),
-        "chat/routing.py routes to the consumer class {0} itself (Channels 2 code): "
-        "Channels 3 and 4 need an ASGI application per route, which as_asgi() makes",
-        "write consumers.{0}.as_asgi() in chat/routing.py",
-        example="TypeError: object ChatConsumer can't be used in 'await' expression",
-    ),
-    Hint(
-        "no-channel-layer",
-        "PITFALLS 5",
-        (r"'NoneType' object has no attribute '(group_add|group_send|group_discard|send)'",),
-        "self.channel_layer is None: there is no CHANNEL_LAYERS setting, so the consumer's "
-        "call to {0} fails",
-        "add the CHANNEL_LAYERS block of step 3 (channels_redis.core.RedisChannelLayer at "
-        "REDIS_URL) to chatsite/settings.py",
-        example="AttributeError: 'NoneType' object has no attribute 'group_add'",
-    ),
-    Hint(
-        "handler-type",
-        "PITFALLS 0e",
-        (r"No handler for message type ([\w.]+)",),
-        'group_send sends {{"type": "{0}"}}, so every member\'s consumer looks for a method '
-        "named {method}(), which it does not have; Channels closes each socket (code 1011)",
-        'make the "type" in group_send name your handler: "chat.message" runs chat_message()',
-        example="ValueError: No handler for message type chat.typo",
+        "tutorial-closed",
+        '"Chat socket closed unexpectedly" (the tutorial\'s page)',
+        "the tutorial's page prints this for every failure",
+        "read the server's terminal, or run `python3 -m workshop check N your/folder`; the "
+        "workshop's room page shows the close code and reason",
     ),
     Hint(
         "redis-down",
-        "PITFALLS 2",
-        (
+        "`ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 6379)`, or "
+        "`Error 111 connecting to 127.0.0.1:6379. Connection refused.`",
+        "nothing answers at the Redis address the channel layer uses (`REDIS_URL`, default "
+        "`redis://127.0.0.1:6379/0`)",
+        "start Redis (Debian/Ubuntu `sudo systemctl start redis-server`, macOS "
+        "`brew services start redis`, Docker `docker run --rm -p 6379:6379 redis:7`) or set "
+        "`REDIS_URL`; `python3 -m workshop doctor 3` names the URL it tries",
+        patterns=(
             r"Connect call failed \('([^']+)', (\d+)\)",
             r"Error \d+ connecting to ([\w.\-]+):(\d+)",
             r"ConnectionRefusedError",
         ),
-        "nothing answers at the Redis address the channel layer uses (REDIS_URL)",
-        "start Redis (Debian/Ubuntu `sudo systemctl start redis-server`, macOS "
-        "`brew services start redis`, Docker `docker run --rm -p 6379:6379 redis:7`) or set "
-        "REDIS_URL; `python -m workshop doctor` shows the URL it tries",
         example="ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 6379)",
     ),
     Hint(
         "redis-too-old",
-        "PITFALLS 3",
-        (r"unknown command .?BZPOPMIN",),
-        "the Redis server is older than 5; channels_redis needs BZPOPMIN",
+        "`ERR unknown command 'BZPOPMIN'`",
+        "the Redis server is older than 5; channels_redis needs `BZPOPMIN`",
         "install Redis 5 or newer (Docker: `docker run --rm -p 6379:6379 redis:7`)",
+        patterns=(r"unknown command .?BZPOPMIN",),
         example="ERR unknown command 'BZPOPMIN'",
     ),
     Hint(
         "redis-py-8-timeout",
-        "PITFALLS 0",
-        (r"Timeout reading from ([\w.\-]+:\d+)",),
-        "redis-py 8 gives up on a Redis read after 5 s, shorter than channels_redis's "
-        "blocking read: idle sockets close with code 1011 (channels_redis#422)",
-        "install the pins: `pip install -r requirements.txt` (redis==7.4.1); or add "
-        '"socket_timeout": None to the host in CHANNEL_LAYERS',
+        "sockets close after about 5 s idle with code 1011; log: "
+        "`redis.exceptions.TimeoutError: Timeout reading from 127.0.0.1:6379`",
+        "redis-py 8 gives up on a Redis read after 5 s, sooner than channels_redis's blocking "
+        "read waits (channels_redis#422)",
+        "install the pins: `pip install -r requirements.txt` (`redis==7.4.1`); or add "
+        '`"socket_timeout": None` to the host in `CHANNEL_LAYERS`',
+        patterns=(r"Timeout reading from ([\w.\-]+:\d+)",),
         example="redis.exceptions.TimeoutError: Timeout reading from 127.0.0.1:6379",
     ),
     Hint(
-        "apps-not-loaded",
-        "PITFALLS 9",
-        (r"Apps aren't loaded yet",),
-        "asgi.py imports the routing (and so consumers and models) before Django is set up",
-        "in chatsite/asgi.py call get_asgi_application() first, then import chat.routing, "
-        "as step 2's asgi.py does",
-        example="django.core.exceptions.AppRegistryNotReady: Apps aren't loaded yet.",
+        "no-channel-layer",
+        "`AttributeError: 'NoneType' object has no attribute 'group_add'` (or `group_send`)",
+        "`self.channel_layer` is `None`: there is no `CHANNEL_LAYERS` setting, so the "
+        "consumer's call to `{0}` fails",
+        "add the `CHANNEL_LAYERS` block of step 3 (`channels_redis.core.RedisChannelLayer` at "
+        "`REDIS_URL`) to `chatsite/settings.py`",
+        patterns=(
+            r"'NoneType' object has no attribute '(group_add|group_send|group_discard|send)'",
+        ),
+        example="AttributeError: 'NoneType' object has no attribute 'group_add'",
+    ),
+    Hint(
+        "as-asgi-missing",
+        "`TypeError: object ChatConsumer can't be used in 'await' expression` in the server "
+        "log; the client gets `HTTP 500` on the handshake",
+        "`chat/routing.py` routes to the consumer class `{0}` itself (Channels 2 code): "
+        "Channels 3 and 4 need an ASGI application per route, which `as_asgi()` makes",
+        "write `consumers.{0}.as_asgi()` in `chat/routing.py`",
+        patterns=(
+            r"object (\w+) can't be used in 'await' expression",
+            r"(\w+)\.__init__\(\) takes \d+ positional arguments? but \d+ were given",
+        ),
+        example="TypeError: object ChatConsumer can't be used in 'await' expression",
+    ),
+    Hint(
+        "handler-type",
+        "`ValueError: No handler for message type chat.typo`; every socket in the room "
+        "closes with 1011",
+        '`group_send` sends `{{"type": "{0}"}}`, so every member\'s consumer looks for a method '
+        "named `{method}()`, which it does not have; Channels closes each socket (code 1011)",
+        'make the `"type"` in `group_send` name your handler: `"chat.message"` runs '
+        "`chat_message()`",
+        patterns=(r"No handler for message type ([\w.]+)",),
+        example="ValueError: No handler for message type chat.typo",
     ),
     Hint(
         "no-websocket-app",
-        "PITFALLS 0e",
-        (r"No application configured for scope type '(\w+)'",),
-        'ProtocolTypeRouter in chatsite/asgi.py has no entry for "{0}" connections',
-        'add "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter('
-        "websocket_urlpatterns))) as in step 2's asgi.py",
+        "`ValueError: No application configured for scope type 'websocket'` (or `'channel'`)",
+        '`ProtocolTypeRouter` in `chatsite/asgi.py` has no entry for `"{0}"` connections (a '
+        'worker needs `"channel"`)',
+        'add `"websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter('
+        "websocket_urlpatterns)))` as in step 2's `asgi.py`; for a worker "
+        '`"channel": ChannelNameRouter({{...}})`',
+        patterns=(r"No application configured for scope type '(\w+)'",),
         example="ValueError: No application configured for scope type 'websocket'",
     ),
     Hint(
-        "no-route",
-        "PITFALLS 10",
-        (r"No route found for path '([^']*)'",),
-        "no pattern in chat/routing.py matches the socket's path '{0}'",
-        "the route must be ^ws/chat/(?P<room_name>...)/$ with the room-name rule of "
-        "chat/rooms.py, so that page and socket accept the same names",
-        example="ValueError: No route found for path 'ws/chat/two words/'.",
+        "runworker",
+        "`Unknown command: 'runworker'`",
+        '`"channels"` is not in `INSTALLED_APPS`, so `manage.py` has no `runworker` command',
+        'add `"channels"` to `INSTALLED_APPS` (`"daphne"` alone does not bring `runworker`)',
+        patterns=(r"Unknown command: 'runworker'",),
+        example="Unknown command: 'runworker'",
     ),
     Hint(
-        "group-name",
-        "PITFALLS 10",
-        (r"Group name must be a valid unicode string",),
-        "a group name was refused: only ASCII letters, digits, - _ . and fewer than 100 "
-        "characters are allowed (a room name with a space or an accent, or a username)",
-        "build group names from checked room names (chat/rooms.py), or from ids: user_{{pk}}",
-        example="TypeError: Group name must be a valid unicode string with length < 100",
-    ),
-    Hint(
-        "origin-not-checked",
-        "PITFALLS 6",
-        (r"DID NOT RAISE <class 'websockets\.exceptions\.InvalidStatus'>",),
-        "a socket from a foreign page (or with no Origin) was let in: the origin check is missing",
-        "wrap the websocket router in AllowedHostsOriginValidator(...) in chatsite/asgi.py",
-    ),
-    Hint(
-        "origin-refused",
-        "PITFALLS 6",
-        (r"rejected WebSocket connection: HTTP 403",),
-        "the server refused the socket (403): AllowedHostsOriginValidator found the page's "
-        "origin not in ALLOWED_HOSTS (the log shows WSREJECT, without a reason)",
-        'ALLOWED_HOSTS must include the host the page comes from ("127.0.0.1", "localhost")',
-        example="server rejected WebSocket connection: HTTP 403",
-    ),
-    Hint(
-        "sync-only",
-        "PITFALLS 11",
-        (r"SynchronousOnlyOperation", r"You cannot call this from an async context"),
-        "the ORM (or other sync-only code) is called from an async consumer",
-        "wrap it in database_sync_to_async, or use the async ORM (aget, acreate, ...)",
-        example="SynchronousOnlyOperation: You cannot call this from an async context",
+        "in-memory-layer",
+        'a worker or shell prints "sent", and nothing arrives; messages vanish between two '
+        "server processes",
+        "the in-memory channel layer lives inside one process",
+        "use the Redis layer (step 3) in every process",
     ),
     Hint(
         "async-to-sync-in-loop",
-        "PITFALLS 0e",
-        (r"You cannot use AsyncToSync in the same thread as an async event loop",),
-        "async_to_sync(...) is called inside async code (an async consumer, a notebook)",
-        "in an AsyncWebsocketConsumer write `await self.channel_layer.group_send(...)` "
-        "directly, without async_to_sync",
+        "`You cannot use AsyncToSync in the same thread as an async event loop`",
+        "`async_to_sync(...)` is called inside async code (an async consumer, a notebook)",
+        "in an `AsyncWebsocketConsumer` write `await self.channel_layer.group_send(...)` "
+        "directly, without `async_to_sync`",
+        patterns=(r"You cannot use AsyncToSync in the same thread as an async event loop",),
         example="You cannot use AsyncToSync in the same thread as an async event loop",
     ),
     Hint(
         "loop-closed",
-        "PITFALLS 13",
-        (r"Event loop is closed",),
-        "async_to_sync in a shell reuses Redis connections of an event loop that has ended",
+        "`RuntimeError: Event loop is closed`",
+        "`async_to_sync` in a shell reuses Redis connections of an event loop that has ended",
         "in a shell or notebook use `await` directly (see step 3's README and the notebooks)",
+        patterns=(r"Event loop is closed",),
         example="RuntimeError: Event loop is closed",
     ),
     Hint(
+        "origin-refused",
+        "`WSREJECT` in the log; the client sees `server rejected WebSocket connection: HTTP 403`",
+        "the server refused the socket (403): `AllowedHostsOriginValidator` found the page's "
+        "origin not in `ALLOWED_HOSTS` (the log shows `WSREJECT`, without a reason)",
+        "add the host the page comes from to `DJANGO_ALLOWED_HOSTS` (`127.0.0.1`, "
+        "`localhost`); a client that is not a browser must send an `Origin` header",
+        patterns=(r"rejected WebSocket connection: HTTP 403",),
+        example="server rejected WebSocket connection: HTTP 403",
+    ),
+    Hint(
+        "origin-not-checked",
+        "a test fails with `DID NOT RAISE <class 'websockets.exceptions.InvalidStatus'>`: a "
+        "socket from a foreign page was let in",
+        "a socket from a foreign page (or with no `Origin`) was let in: the origin check is "
+        "missing",
+        "wrap the websocket router in `AllowedHostsOriginValidator(...)` in `chatsite/asgi.py`",
+        patterns=(r"DID NOT RAISE <class 'websockets\.exceptions\.InvalidStatus'>",),
+        example="DID NOT RAISE <class 'websockets.exceptions.InvalidStatus'>",
+    ),
+    Hint(
+        "mixed-content",
+        "a page over `https://` cannot open `ws://`",
+        "the browser blocks mixed content",
+        "the room page picks `wss://` on https pages; put Daphne behind a TLS proxy",
+    ),
+    Hint(
+        "own-auth-check",
+        "your own auth check: the browser sees only `1006` and reconnects forever",
+        "closing before `accept()` is an HTTP 403, which carries no close code; "
+        "`disconnect()` still runs",
+        "`accept()`, then `close(code=4401)`; set attributes before the auth check; log out by "
+        "POST (GET is 405 on Django 5+); group names `user_{{pk}}`, not usernames",
+    ),
+    Hint(
+        "sync-only",
+        "`SynchronousOnlyOperation: You cannot call this from an async context`",
+        "the ORM (or other sync-only code) is called from an async consumer (also "
+        "`message.user.username` without `select_related`)",
+        "wrap it in `database_sync_to_async`, or use the async ORM (`aget`, `acreate`, ...); "
+        '`select_related("user")`',
+        patterns=(r"SynchronousOnlyOperation", r"You cannot call this from an async context"),
+        example="SynchronousOnlyOperation: You cannot call this from an async context",
+    ),
+    Hint(
+        "history-on-join",
+        "history on join loses or repeats messages",
+        "loading history before joining the group loses what arrives in between",
+        "`group_add` first, then load the history; drop duplicates by message id",
+    ),
+    Hint(
+        "message-table-missing",
+        "`django.db.utils.OperationalError: no such table: chat_message` (step 8; on "
+        'PostgreSQL `relation "chat_message" does not exist`)',
+        "the `Message` model's migration has not run on this database",
+        "`python manage.py migrate` (in every deploy, too)",
+        patterns=(r"no such table: chat_message", r'relation "chat_message" does not exist'),
+        example="django.db.utils.OperationalError: no such table: chat_message",
+    ),
+    Hint(
+        "psycopg-missing",
+        "`django.core.exceptions.ImproperlyConfigured: Error loading psycopg2 or psycopg "
+        "module` (step 8)",
+        "`DATABASE_URL` is set, so Django wants PostgreSQL, and its driver is not installed",
+        "`python -m pip install -r requirements.txt` in the step folder (it pins `psycopg`), "
+        "or unset `DATABASE_URL` to use SQLite",
+        patterns=(r"Error loading psycopg2 or psycopg module",),
+        example="django.core.exceptions.ImproperlyConfigured: "
+        "Error loading psycopg2 or psycopg module",
+    ),
+    Hint(
+        "unsaved-user",
+        "`ValueError: save() prohibited to prevent data loss due to unsaved related object "
+        "'user'.` in a consumer test (step 8)",
+        "the test put a `User(...)` with no database row into the scope, and a saved message "
+        "must point to a row",
+        "create the user first (`await User.objects.acreate(...)`), as step 8's `join()` in "
+        "`chat/tests/test_consumers.py` does",
+        patterns=(r"prohibited to prevent data loss due to unsaved related object 'user'",),
+        example="ValueError: save() prohibited to prevent data loss due to unsaved related "
+        "object 'user'.",
+    ),
+    Hint(
+        "sqlite-locked",
+        "`django.db.utils.OperationalError: database is locked`",
+        "two processes wrote to the SQLite file at once, and one waited longer than SQLite's "
+        "timeout",
+        'step 8\'s settings (WAL and `"transaction_mode": "IMMEDIATE"`); for several server '
+        "processes, PostgreSQL (`DATABASE_URL`)",
+        patterns=(r"database is locked",),
+        example="django.db.utils.OperationalError: database is locked",
+    ),
+    Hint(
+        "apps-not-loaded",
+        "`django.core.exceptions.AppRegistryNotReady: Apps aren't loaded yet.`",
+        "`asgi.py` imports the routing (and so consumers and models) before Django is set up",
+        "in `chatsite/asgi.py` call `get_asgi_application()` first, then import "
+        "`chat.routing`, as step 2's `asgi.py` does",
+        patterns=(r"Apps aren't loaded yet",),
+        example="django.core.exceptions.AppRegistryNotReady: Apps aren't loaded yet.",
+    ),
+    Hint(
+        "no-route",
+        "`ValueError: No route found for path 'ws/chat/two words/'.`",
+        "no pattern in `chat/routing.py` matches the socket's path `{0}`: the room name breaks "
+        "the rule, or page and socket disagree (the tutorial's `\\w+` route refuses the `-` "
+        "and `.` that its `<str:room_name>` page accepts)",
+        "the route must be `^ws/chat/(?P<room_name>...)/$` with the room-name rule of "
+        "`chat/rooms.py` (1-94 of `A-Z a-z 0-9 - _ .`, starting with a letter or digit), so "
+        "that page and socket accept the same names",
+        patterns=(r"No route found for path '([^']*)'",),
+        example="ValueError: No route found for path 'ws/chat/two words/'.",
+    ),
+    Hint(
+        "group-name",
+        "`TypeError: Group name must be a valid unicode string with length < 100 containing "
+        "only ASCII alphanumerics, hyphens, underscores, or periods.`",
+        "a room name (or username) with spaces, accents or 100+ characters went into a group name",
+        "build group names from checked room names (`chat/rooms.py`), or from ids: `user_{{pk}}`",
+        patterns=(r"Group name must be a valid unicode string",),
+        example="TypeError: Group name must be a valid unicode string with length < 100",
+    ),
+    Hint(
+        "slow-message",
+        "one slow message holds up every room",
+        "synchronous consumers share one thread (channels#2132)",
+        "the async consumer of step 4; never `time.sleep` in a consumer",
+    ),
+    Hint(
         "closed-database",
-        "PITFALLS 0b",
-        (r"Cannot operate on a closed database",),
-        "after communicator.disconnect() Channels closed the test database connection "
+        "`django.db.utils.ProgrammingError: Cannot operate on a closed database.` in async "
+        "consumer tests",
+        "after `communicator.disconnect()` Channels closed the test database connection "
         "(channels#2118)",
-        "put consumer tests in SimpleTestCase or TransactionTestCase, as step 5 does",
+        "put consumer tests in `SimpleTestCase` or `TransactionTestCase`, as step 5 does",
+        patterns=(r"Cannot operate on a closed database",),
         example="django.db.utils.ProgrammingError: Cannot operate on a closed database.",
     ),
     Hint(
-        "runworker",
-        "PITFALLS 0e",
-        (r"Unknown command: 'runworker'",),
-        '"channels" is not in INSTALLED_APPS, so manage.py has no runworker command',
-        'add "channels" to INSTALLED_APPS (daphne alone does not bring runworker)',
-        example="Unknown command: 'runworker'",
+        "test-database",
+        "your `db.sqlite3` disappeared after `manage.py test`; `ChannelsLiveServerTestCase` "
+        "cannot see the test data",
+        "the tutorial's `TEST: NAME` points at the dev database; an in-memory SQLite cannot be "
+        "shared with the live server",
+        "step 5 uses `test_db.sqlite3`; Channels 4.3.x has the Django 5.2 and macOS/Windows fixes",
     ),
     Hint(
-        "channel-full",
-        "PITFALLS (capacity)",
-        (r"ChannelFull",),
-        "a consumer's queue in the channel layer is full (100 messages by default)",
-        "read faster than you send, or raise capacity in CHANNEL_LAYERS' CONFIG",
-        example="channels.exceptions.ChannelFull",
+        "no-browser",
+        "`NoSuchDriverException: Message: Unable to obtain driver for chrome`; Selenium tries "
+        "to download a driver",
+        "Selenium cannot find Chromium or ChromeDriver",
+        "install them (Debian/Ubuntu `sudo apt-get install chromium chromium-driver`; "
+        "elsewhere a ChromeDriver of your browser's major version) or set `CHROMIUM_PATH` and "
+        "`CHROMEDRIVER_PATH`; `python3 -m workshop doctor --tests` checks both",
+        patterns=(r"Unable to obtain driver", r"(Chromium|ChromeDriver) was not found"),
+        example="NoSuchDriverException: Message: Unable to obtain driver for chrome",
+    ),
+    Hint(
+        "selenium-3-helpers",
+        "`AttributeError: 'WebDriver' object has no attribute 'find_element_by_id'`",
+        "Selenium 4 removed the old `find_element_by_*` helpers",
+        '`driver.find_element(By.ID, "...")`',
+        patterns=(r"object has no attribute 'find_elements?_by_\w+'",),
+        example="AttributeError: 'WebDriver' object has no attribute 'find_element_by_id'",
     ),
     Hint(
         "bad-input",
-        "step 5: input checks",
-        (r"JSONDecodeError", r"Expecting value: line 1", r"KeyError: 'message'"),
-        'receive() trusts every frame: a frame that is not JSON, or has no "message", '
+        "`json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)` or "
+        "`KeyError: 'message'` closes a socket",
+        '`receive()` trusts every frame: a frame that is not JSON, or has no `"message"`, '
         "raises and closes the socket",
-        'check the frame in receive() and answer bad ones with {{"error": "..."}} as '
+        'check the frame in `receive()` and answer bad ones with `{{"error": "..."}}`, as '
         "step 5's consumer does",
+        patterns=(r"JSONDecodeError", r"Expecting value: line 1", r"KeyError: 'message'"),
         example="json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)",
     ),
     Hint(
         "missing-package",
-        "set-up",
-        (r"No module named '([\w.]+)'",),
-        "Python cannot import {0}: a package is not installed, or a module name is misspelt",
+        "`ModuleNotFoundError: No module named 'channels_redis'`",
+        "Python cannot import `{0}`: a package is not installed, or a module name is misspelt",
         "`python -m pip install -r requirements.txt` in your folder (and check the spelling "
         "of your own imports)",
+        patterns=(r"No module named '([\w.]+)'",),
         example="ModuleNotFoundError: No module named 'channels_redis'",
     ),
     Hint(
-        "syntax-error",
-        "your code",
-        (r"((?:Syntax|Indentation|Name)Error: .*)",),
-        "your code does not load: {0}",
-        "fix the line the server log names (file and line number)",
+        "port-in-use",
+        "`Error: That port is already in use.`",
+        "another server runs on that port (8000)",
+        "stop it, or `python3 -m workshop run 3 --port 8001` (`manage.py runserver 8001`)",
+        patterns=(r"That port is already in use",),
+        example="Error: That port is already in use.",
     ),
     Hint(
-        "no-browser",
-        "PITFALLS 8",
-        (r"Unable to obtain driver", r"(Chromium|ChromeDriver) was not found"),
-        "Selenium cannot find Chromium or ChromeDriver",
-        "install them (Debian/Ubuntu `sudo apt-get install chromium chromium-driver`) or set "
-        "CHROMIUM_PATH and CHROMEDRIVER_PATH; `python -m workshop doctor --tests` checks",
-        example="NoSuchDriverException: Message: Unable to obtain driver for chrome",
+        "channel-full",
+        "`channels.exceptions.ChannelFull`, or messages silently missing under load",
+        "a consumer's mailbox in the channel layer holds 100 messages for 60 s; `send` raises "
+        "and `group_send` drops the rest (logged at `INFO`)",
+        'read faster than you send, or raise `capacity` in `CHANNEL_LAYERS["default"]["CONFIG"]`',
+        patterns=(r"ChannelFull",),
+        example="channels.exceptions.ChannelFull",
     ),
-    # Generic: only when nothing above matched.
+    Hint(
+        "redis-restart",
+        "sockets close after Redis restarts",
+        "the connections to the old Redis are gone",
+        "reload the page (step 6's page reconnects by itself); channels_redis connects again "
+        "on the next call",
+    ),
+    Hint(
+        "order-across-senders",
+        "two tabs show messages from different senders in different orders",
+        "the channel layer keeps order per sender, not across senders",
+        "number or time-stamp messages if order matters",
+    ),
+    Hint(
+        "disconnect-on-shutdown",
+        "on Ctrl-C or a deploy, `disconnect()` does not run for the open sockets",
+        "Daphne stops without closing consumers one by one (channels#1119)",
+        "do not rely on `disconnect()` for clean-up that must happen: let such state expire; "
+        "clients reconnect",
+    ),
+    Hint(
+        "message-too-big",
+        "messages over 1 MiB close the socket",
+        "Daphne 4.2 caps WebSocket messages at 1 MiB",
+        "keep messages small, or `daphne --websocket-max-message-size N`",
+    ),
+    Hint(
+        "proxy-upgrade",
+        "in production: WebSockets fail behind nginx (400 or 404 on `/ws/`)",
+        "the proxy does not pass the `Upgrade` and `Connection` headers",
+        "`proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header "
+        'Connection "upgrade";`; one Daphne process per core, or `uvicorn[standard]`',
+    ),
+    Hint(
+        "syntax-error",
+        "`NameError: name 'async_to_sync' is not defined`, or a `SyntaxError` or "
+        "`IndentationError`, in the server's output",
+        "your code does not load",
+        "fix the line the server's output names (file and line number); "
+        "`python manage.py check` shows it too",
+        patterns=(r"((?:Syntax|Indentation|Name)Error: .*)",),
+        example="NameError: name 'async_to_sync' is not defined",
+    ),
+    # Step 7: users.
+    Hint(
+        "scope-without-user",
+        "`KeyError: 'user'` in a consumer (step 7)",
+        "no `AuthMiddlewareStack` around the routes in `asgi.py`, or a consumer test that "
+        "builds the scope without a user",
+        "keep step 2's `AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(...)))`; in a "
+        'test, set `communicator.scope["user"]`',
+        patterns=(r"KeyError: 'user'",),
+        example="KeyError: 'user'",
+    ),
+    Hint(
+        "disconnect-after-refusal",
+        "`AttributeError: 'ChatConsumer' object has no attribute 'layer_check'` (or "
+        "`'room_group_name'`) after a refused socket (step 7)",
+        "`disconnect()` also runs for a socket that `connect()` refused (an anonymous user); "
+        "that socket never got `{0}`, because `connect()` returned before setting it",
+        'return at the top of `disconnect()` when `not self.scope["user"].is_authenticated`, '
+        "as step 7's consumer does",
+        patterns=(r"'\w+' object has no attribute '(layer_check|room_group_name)'",),
+        example="AttributeError: 'ChatConsumer' object has no attribute 'layer_check'",
+    ),
+    Hint(
+        "login-template",
+        "`django.template.exceptions.TemplateDoesNotExist: registration/login.html` in the "
+        "server log, `TemplateDoesNotExist at /accounts/login/` on the page (step 7)",
+        "`django.contrib.auth.urls` brings the login view, but not the page it renders",
+        "write `chat/templates/registration/login.html`, as step 7 does",
+        patterns=(r"TemplateDoesNotExist: registration/login\.html",),
+        example="django.template.exceptions.TemplateDoesNotExist: registration/login.html",
+    ),
+    Hint(
+        "login-redirect",
+        "`Not Found: /accounts/profile/` right after logging in (step 7)",
+        "no `LOGIN_REDIRECT_URL` in the settings, so Django's default applies",
+        '`LOGIN_REDIRECT_URL = "index"` in `chatsite/settings.py`',
+        patterns=(r"Not Found: /accounts/profile/",),
+        example="Not Found: /accounts/profile/",
+    ),
+    Hint(
+        "logout-by-get",
+        "`Method Not Allowed (GET): /accounts/logout/` in the server log, a blank page (step 7)",
+        "a link to the logout URL: Django 5 logs out by POST only",
+        'a form with `method="post"` and `{{% csrf_token %}}`, as step 7\'s '
+        "`chat/logged_in_as.html`",
+        patterns=(r"Method Not Allowed \(GET\): /accounts/logout/",),
+        example="Method Not Allowed (GET): /accounts/logout/",
+    ),
+    Hint(
+        "logout-without-csrf",
+        "`Forbidden (CSRF token missing.): /accounts/logout/` (step 7)",
+        "the logout form has no CSRF token",
+        "put `{{% csrf_token %}}` inside the `<form>`",
+        patterns=(r"Forbidden \(CSRF token missing\.\): /accounts/logout/",),
+        example="Forbidden (CSRF token missing.): /accounts/logout/",
+    ),
+    Hint(
+        "not-logged-in",
+        "`Disconnected (code 4401): you are not logged in` on a room page (step 7)",
+        "the socket's handshake carried no valid session: logged out in another tab, the "
+        "session expired, or the page was opened on another host name than the one you logged "
+        "in on (`localhost` and `127.0.0.1` have separate cookies)",
+        "reload the page and log in",
+    ),
+    # Generic: `check` offers these only when nothing above matched.
     Hint(
         "server-did-not-start",
-        "your code",
-        (r"Daphne did not start serving", r"manage\.py migrate.* failed"),
-        "your project does not start: its output above ends with the error",
+        "`workshop check`: `Daphne did not start serving`",
+        "your project does not start: its output ends with the error",
         "run `python manage.py check` in your folder; it shows the same error",
+        patterns=(r"Daphne did not start serving", r"manage\.py migrate.* failed"),
+        example="Daphne did not start serving",
         generic=True,
     ),
     Hint(
         "server-error",
-        "your code",
-        (r"rejected WebSocket connection: HTTP 500", r"Exception inside application: (.*)"),
+        "`server rejected WebSocket connection: HTTP 500`; `Exception inside application:` in "
+        "the server log",
         "an exception in your consumer or routing closed the socket",
-        "read the traceback in the server log above: its last lines name your file and line",
+        "read the traceback in the server log: its last lines name your file and line",
+        patterns=(
+            r"rejected WebSocket connection: HTTP 500",
+            r"Exception inside application: (.*)",
+        ),
+        example="server rejected WebSocket connection: HTTP 500",
         generic=True,
     ),
     Hint(
         "no-answer",
-        "your code",
-        (r"no frame arrived within", r"never reached the chat log", r"never said Connected"),
+        "`workshop check`: `no frame arrived within`, `never reached the chat log`",
         "the socket opened but no message came back",
-        "receive() must group_send (or send) the message, and the handler must send it down "
-        'the socket as {{"message": ...}}; the server log above may show why not',
+        "`receive()` must `group_send` (or `send`) the message, and the handler must send it "
+        'down the socket as `{{"message": ...}}`; the server log may show why not',
+        patterns=(
+            r"no frame arrived within",
+            r"never reached the chat log",
+            r"never said Connected",
+        ),
+        example="no frame arrived within",
         generic=True,
     ),
 )
 
 
-def _fill(template: str, match: re.Match) -> str:
-    groups = [group or "" for group in match.groups()]
-    method = _method(groups[0]) if groups else ""
+def _fill(template: str, match: re.Match | None) -> str:
+    groups = [group or "" for group in match.groups()] if match else []
+    method = groups[0].replace(".", "_") if groups else ""  # "chat.typo" calls chat_typo()
     return template.format(*groups, method=method)
+
+
+def _example_match(hint: Hint) -> re.Match | None:
+    if hint.example is None:
+        return None
+    return next(filter(None, (re.search(p, hint.example) for p in hint.patterns)), None)
+
+
+def as_documented(hint: Hint) -> tuple[str, str]:
+    """why and fix as the troubleshooting page shows them: filled from the hint's example."""
+    match = _example_match(hint)
+    return _fill(hint.why, match), _fill(hint.fix, match)
+
+
+_MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
+
+
+def plain(markdown: str) -> str:
+    """Markdown of a table cell as a terminal shows it: no backticks, link text only."""
+    return _MARKDOWN_LINK.sub(r"\1", markdown).replace("`", "")
 
 
 # A log line's "2026-11-22 01:16:49,294 ERROR    " prefix, which says nothing to a student.
@@ -304,14 +574,8 @@ def find_hints(text: str) -> list[Found]:
         for pattern in hint.patterns:
             match = re.search(pattern, text)
             if match:
-                found.append(
-                    Found(
-                        hint,
-                        _line_of(text, match),
-                        _fill(hint.cause, match),
-                        _fill(hint.fix, match),
-                    )
-                )
+                why, fix = _fill(hint.why, match), _fill(hint.fix, match)
+                found.append(Found(hint, _line_of(text, match), plain(why), plain(fix)))
                 break
     return found
 

@@ -8,9 +8,11 @@ What it does, in build order:
    then the hand-written slides of slides/steps/<folder>.md with their {{ placeholders }}
    filled in, where {{ what_changed }} becomes generated slides: the files the step
    changed (from the manifest) and, under it, the diff of each from the previous step
-   (step 1 has no previous step: it lists its files). A step with no slides file, or a
-   slides file for no step, is a warning, so an error under -W: adding or renaming a
-   step cannot leave the deck stale.
+   (step 1 has no previous step: it lists its files); and {{ exercises }} becomes the
+   exercises of the step's README (workshop/exercises.py reads them), one slide each,
+   with the README's solution in its speaker notes. A step with no slides file, a
+   slides file for no step, or an exercise written on a slide instead of in the README
+   is a warning, so an error under -W: the deck cannot drift from the steps.
 2. literalinclude is Sphinx's, plus: a caption naming the file, diff headers with
    repository-relative paths instead of absolute ones, and data- attributes naming the
    file and region on the HTML, so a test can compare every code block with its file.
@@ -178,6 +180,39 @@ def what_changed(step, previous, root: pathlib.Path, srcdir: pathlib.Path) -> st
     return "\n".join([overview, *diffs])
 
 
+# A relative link of a README ([text](../docs/setup.md)) leads nowhere in the deck.
+RELATIVE_LINK = re.compile(r"\[([^\]]+)\]\((?![a-z]+:)[^)]*\)")
+HANDWRITTEN_EXERCISE = re.compile(r"^#+ +Exercise", re.MULTILINE | re.IGNORECASE)
+
+
+def exercise_slides(step, root: pathlib.Path) -> str:
+    """The step's exercises, from its README: an overview slide, then one slide each
+    (down), the README's solution in its speaker notes."""
+    from workshop.exercises import ExerciseFormatError, read_exercises
+
+    name = f"{step.folder}/README.md"
+    try:
+        exercises = read_exercises((root / name).read_text(encoding="utf-8"), name)
+    except (OSError, ExerciseFormatError) as error:
+        logger.warning(f"{error}; the deck shows the exercises of {name}", type="workshop")
+        exercises = []
+    listing = "\n".join(f"{e.number}. {e.title}" for e in exercises) or "None yet."
+    slides = [
+        f"## Exercises\n\n{listing}\n\n"
+        f"One slide each follows (↓). The solutions: `{name}`, folded under each exercise.\n\n"
+        f"```{{revealjs-notes}}\n{step.exercise} minutes. These are the exercises of {name}, "
+        "word for word; each one's solution is in the notes of its slide.\n```\n"
+    ]
+    for exercise in exercises:
+        prompt = RELATIVE_LINK.sub(r"\1", exercise.prompt)
+        slides.append(
+            f"### Exercise {exercise.number}: {exercise.title}\n\n"
+            f"::::{{container}} exercise\n{prompt}\n::::\n\n"
+            f"`````{{revealjs-notes}}\nSolution:\n\n{exercise.solution}\n`````\n"
+        )
+    return "\n".join(slides)
+
+
 def step_section(step, previous, template: str, root, srcdir, template_name: str) -> str:
     """One step's section: generated heading, budget and diffs around the template."""
     here = root / step.folder
@@ -201,6 +236,16 @@ def step_section(step, previous, template: str, root, srcdir, template_name: str
         if "what_changed" not in found:
             template += "\n{{ what_changed }}\n"
     values["what_changed"] = what_changed(step, previous, root, srcdir)
+    if found.count("exercises") != 1 or HANDWRITTEN_EXERCISE.search(template):
+        logger.warning(
+            f"{template_name} must have {{{{ exercises }}}} exactly once and no exercise "
+            f"slide of its own: the exercises are written once, in {step.folder}/README.md, "
+            "and the deck shows them from there.",
+            type="workshop",
+        )
+        if "exercises" not in found:
+            template += "\n{{ exercises }}\n"
+    values["exercises"] = exercise_slides(step, root)
 
     def fill(match: re.Match) -> str:
         name = match.group(1)
@@ -275,8 +320,7 @@ def generate_sources(app) -> None:
                 "This step has no slides yet.\n\n"
                 "```{revealjs-notes}\nWrite "
                 f"{template_name}.\n```\n\n"
-                "{{ what_changed }}\n\n## Exercise\n\nNone yet.\n\n"
-                "```{revealjs-notes}\nNone yet.\n```\n"
+                "{{ what_changed }}\n\n{{ exercises }}\n"
             )
         text = step_section(step, previous, template, root, srcdir, template_name)
         _write_if_changed(out / f"{step.folder}.md", text)

@@ -65,4 +65,11 @@ def parse_chat_message(text_data):
         raise ValueError("The message is empty.")
     if len(message) > MAX_MESSAGE_LENGTH:
         raise ValueError(f"The message is longer than {MAX_MESSAGE_LENGTH} characters.")
+    # JSON can spell half of a two-part character ("\ud83d" alone): a "lone
+    # surrogate". Python keeps it in a str, but it is not text that can be encoded,
+    # so the Redis layer would crash on it. Refuse it like any other bad input.
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("The message contains a broken character (a lone surrogate).") from None
     return message

@@ -1,5 +1,6 @@
 """Consumers handle WebSocket events, the way views handle HTTP requests."""
 
+import asyncio
 import json
 import logging
 
@@ -21,6 +22,12 @@ LAYER_UNAVAILABLE = 4503
 # knows it, says so, and does not reconnect: trying again cannot help.
 NOT_LOGGED_IN = 4401
 
+# How often, in seconds, each consumer checks that the channel layer still
+# answers. The pub/sub layer (settings.py) only ever waits for messages: when
+# Redis goes away, an idle socket would notice nothing, and its page would go on
+# saying "Connected" to a room that cannot deliver.
+LAYER_CHECK_SECONDS = 2
+
 
 class ChatConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send):
@@ -32,13 +39,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             await super().__call__(scope, receive, send)
         except (redis.ConnectionError, redis.TimeoutError) as error:
-            logger.warning(
-                "Room %s: channel layer unreachable (%s); socket closed with code %s.",
-                scope["url_route"]["kwargs"]["room_name"],
-                error,
-                LAYER_UNAVAILABLE,
-            )
-            await self.close(code=LAYER_UNAVAILABLE)
+            log_layer_unavailable(scope, error)
+            if not hasattr(self, "channel_name"):
+                # Redis failed before this socket had a mailbox: the pub/sub layer
+                # subscribes to one in new_channel(), which Channels calls before
+                # connect(). Accept first, so that the close code reaches the page.
+                await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": LAYER_UNAVAILABLE})
 
     async def connect(self):
         # The room comes from the URL, as captured by routing.py.
@@ -49,7 +56,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # logged-in user into the scope; without a login it is an AnonymousUser.
         # Refuse anonymous sockets, but accept first and then close: only an
         # accepted socket can tell the page why (a refused handshake is a bare 1006).
-        # The names above are set first because disconnect() runs after this too.
         if not self.scope["user"].is_authenticated:
             await self.accept()
             await self.close(code=NOT_LOGGED_IN)
@@ -64,10 +70,31 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # socket can carry the close code of __call__ to the page. A socket
             # refused during the handshake reaches the browser as a bare 1006.
             await self.accept()
+        self.layer_check = asyncio.create_task(self.check_the_layer())
 
     async def disconnect(self, close_code):
+        # This runs for a socket that connect() refused, too: it never joined the
+        # room nor started the layer check, so there is nothing to undo.
+        if not self.scope["user"].is_authenticated:
+            return
+        self.layer_check.cancel()
         # Leave the room's group.
         await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
+
+    async def check_the_layer(self):
+        # Every few seconds, a round trip through Redis: a message to ourselves.
+        while True:
+            await asyncio.sleep(LAYER_CHECK_SECONDS)
+            try:
+                await self.channel_layer.send(self.channel_name, {"type": "layer.checked"})
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                log_layer_unavailable(self.scope, error)
+                await self.close(code=LAYER_UNAVAILABLE)
+                return
+
+    async def layer_checked(self, event):
+        # The check's message came back: Redis answers. Nothing to do.
+        pass
 
     async def receive(self, text_data=None, bytes_data=None):
         # Called for every frame the browser sends: {"message": "..."}.
@@ -94,6 +121,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
         # Send it down this member's socket, with the name of who wrote it.
         await self.send(text_data=json.dumps({"user": event["user"], "message": message}))
+
+
+def log_layer_unavailable(scope, error):
+    logger.warning(
+        "Room %s: channel layer unreachable (%s); socket closed with code %s.",
+        scope["url_route"]["kwargs"]["room_name"],
+        error,
+        LAYER_UNAVAILABLE,
+    )
 
 
 def parse_chat_message(text_data):

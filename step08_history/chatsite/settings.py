@@ -127,9 +127,17 @@ LOGOUT_REDIRECT_URL = "login"
 # The channel layer: a post office between consumers, here kept in Redis so that
 # consumers in different server processes can reach each other too.
 # REDIS_URL names your Redis server; the default is one running on this machine.
+#
+# From this step on, the pub/sub flavour of it. The default layer keeps a mailbox
+# of at most 100 messages per server process, and a burst across rooms (200 people
+# pressing Enter at once) overflows it: most of the burst was dropped. Pub/sub
+# sends each message to Redis once and hands it to every member in this process,
+# with no mailbox to overflow (memory is the limit), and keeps up with a busy room.
+# The price: it delivers only to sockets connected at that moment (at most once),
+# and channels_redis still calls it beta. See the README.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
             "hosts": [os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")],
         },
@@ -137,3 +145,24 @@ CHANNEL_LAYERS = {
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# What the server prints, under `manage.py runserver` as under `daphne`. Without
+# this, runserver shows Django's own lines only, and a message the channel layer
+# drops (channels_redis says so at INFO) never reaches the terminal. One line per
+# event, with the time and the part of the chat it comes from.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "line"},
+    },
+    "loggers": {
+        # Our consumer: "channel layer unreachable" when Redis is gone.
+        "chat": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # The channel layer: dropped messages (INFO) and lost connections (ERROR).
+        "channels_redis": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}

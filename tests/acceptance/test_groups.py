@@ -60,7 +60,7 @@ def test_two_browser_windows_in_one_room_talk(server, browser):
 
 @pytest.mark.slow
 def test_an_idle_socket_still_receives_after_15_seconds(server):
-    # redis-py 8 cut idle sockets off after about 5 s (PITFALLS 0): this catches it coming back.
+    # redis-py 8 cut idle sockets off after about 5 s (channels_redis#422): this catches that.
     async def scenario():
         async with join(server, "idle-room") as idle:
             await asyncio.sleep(15)
@@ -87,11 +87,14 @@ def test_two_daphne_processes_share_rooms_through_redis(server, start_server):
 
 
 @pytest.mark.slow
-def test_fifty_clients_a_hundred_messages_each_all_delivered_in_order(start_server):
+def test_a_crowded_room_gets_every_message_in_order_per_sender(step, start_server):
     server = start_server(measure=False)  # a load test: coverage tracing would only slow it
-    # Every client sends 100 messages, in rounds (see chat_in_rounds): 250,000 deliveries,
-    # each one counted, never timed.
+    # Messages go in rounds (see chat_in_rounds), every delivery counted, never timed.
+    # The steps that take a burst (tests/reliability/test_load.py) get the big room:
+    # 200 clients, 40 senders x 5 rounds, 40,000 deliveries; the others 50 clients,
+    # 10 senders x 10 rounds, 50,000 deliveries in smaller rounds.
+    clients, senders, rounds = (200, 40, 5) if step.has("burst") else (50, 10, 10)
     sent_by, received = asyncio.run(
-        chat_in_rounds(server, "crowd", clients=50, senders=50, rounds=100)
+        chat_in_rounds(server, "crowd", clients=clients, senders=senders, rounds=rounds)
     )
     assert_all_delivered_in_order(sent_by, received)

@@ -16,7 +16,6 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tests.chat_client import chat_message, close_code, join, next_frame, say
-from tests.conftest import unavailable
 from tests.pages import (
     log_in_with_form,
     on_login_page,
@@ -29,7 +28,7 @@ from tests.pages import (
 )
 from tests.reliability.conftest import COUNT_SOCKETS
 from workshop.accounts import ALICE, BOB, LOGIN_PATH, fetch, session_for
-from workshop.browser import BrowserUnavailable, start_chromium
+from workshop.processes import wait_until
 from workshop.step_server import run_manage
 
 pytestmark = pytest.mark.needs("login")
@@ -47,17 +46,6 @@ ended = Session.objects.filter(session_key=os.environ["WORKSHOP_SESSION"]).updat
 )
 assert ended == 1, "no such session"
 """
-
-
-@pytest.fixture
-def second_browser():
-    """A browser of its own: its cookies, so its login, are not the first browser's."""
-    try:
-        driver = start_chromium()
-    except BrowserUnavailable as error:
-        unavailable(str(error))
-    yield driver
-    driver.quit()
 
 
 @pytest.mark.parametrize("path", ["/chat/", "/chat/lobby/"])
@@ -86,11 +74,18 @@ def test_signing_up_through_the_form_logs_the_new_user_in(server, browser):
 
 
 def test_a_socket_without_a_login_is_closed_with_4401(server):
+    log_before = len(server.log_text())
+
     async def scenario():
         async with join(server, "lobby", session=None) as anonymous:
             return await close_code(anonymous)
 
     assert asyncio.run(scenario()) == NOT_LOGGED_IN
+    # disconnect() runs after the refusal too, and must not fail.
+    assert wait_until(lambda: "WSDISCONNECT" in server.log_text()[log_before:], 10)
+    time.sleep(1.5)  # Daphne reports an application's exception within a second
+    log = server.log_text()[log_before:]
+    assert "Traceback" not in log and "Exception inside application" not in log, log[-3000:]
 
 
 def test_a_forged_session_cookie_is_refused(server):

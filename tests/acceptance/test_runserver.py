@@ -3,7 +3,7 @@
 The other acceptance tests start Daphne directly, which serves asgi.py whatever
 INSTALLED_APPS says. Students type runserver: only with "daphne" listed before
 django.contrib.staticfiles does it serve ASGI; otherwise it is Django's own WSGI
-server, and every WebSocket gets a 404 (PITFALLS 1).
+server, and every WebSocket gets a 404 (troubleshooting row runserver-not-asgi).
 """
 
 import asyncio

@@ -8,7 +8,14 @@ from selenium.webdriver.common.by import By
 from websockets.exceptions import InvalidStatus
 
 from tests.acceptance.test_http import ROOM_NAMES
-from tests.chat_client import chat_message, handshake_refusal, join, next_frame, say
+from tests.chat_client import (
+    chat_message,
+    handshake_refusal,
+    join,
+    next_frame,
+    path_refusal,
+    say,
+)
 from tests.pages import (
     open_page,
     open_room,
@@ -69,6 +76,28 @@ def test_page_and_socket_accept_the_same_room_names(server):
         status, _ = http_status(server, room_page_path(name))
         assert (status == 200) == allowed, f"/chat/{name}/ answered {status}"
         assert asyncio.run(socket_opens(server, name)) == allowed, f"socket for {name!r}"
+
+
+# Socket paths no route accepts, as a typo or a hand-made client spells them.
+PATHS_WITHOUT_A_ROOM = {
+    "cyrillic room name": "/ws/chat/" + urllib.parse.quote("привет") + "/",
+    "a space": "/ws/chat/a%20b/",
+    "95 characters": "/ws/chat/" + "r" * 95 + "/",
+    "150 characters": "/ws/chat/" + "r" * 150 + "/",
+    "no room": "/ws/chat//",
+    "no trailing slash": "/ws/chat/lobby",
+    "unknown path": "/ws/unknown/",
+    "the root": "/",
+}
+
+
+def test_a_socket_for_a_path_without_a_room_is_refused_without_a_server_error(server):
+    log_before = len(server.log_text())
+    for name, path in PATHS_WITHOUT_A_ROOM.items():
+        assert path_refusal(server, path) == 403, f"{name}: {path}"
+    log = server.log_text()[log_before:]
+    # A client's mistake: refused, at most a line each, never a traceback.
+    assert "Traceback" not in log and "No route found" not in log, log[-3000:]
 
 
 def test_a_refused_room_page_says_why(server):

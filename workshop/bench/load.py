@@ -19,6 +19,7 @@ import asyncio
 import dataclasses
 import json
 import math
+import statistics
 import time
 from collections.abc import Sequence
 
@@ -58,13 +59,15 @@ class PhaseResult:
     def deliveries_per_second(self) -> float:
         return self.delivered / self.seconds if self.seconds > 0 else 0.0
 
-    def percentile(self, p: float) -> float | None:
-        """Latency percentile in milliseconds (nearest rank), or None with nothing delivered."""
+    def percentile(self, p: int) -> float | None:
+        """Latency percentile in milliseconds (p from 1 to 99, or 100 for the maximum), or
+        None with nothing delivered."""
         if not self.latencies:
             return None
-        ordered = sorted(self.latencies)
-        rank = max(1, math.ceil(p / 100 * len(ordered)))
-        return ordered[rank - 1] * 1000
+        if p >= 100 or len(self.latencies) == 1:
+            return max(self.latencies) * 1000
+        # The 99 cut points between the percentiles, interpolated between the data.
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
 
 
 def combine(results: Sequence[PhaseResult]) -> PhaseResult:
@@ -260,6 +263,19 @@ class Room:
         finally:
             self.tracker.on_complete = None
         return self.tracker.result("b", started)
+
+    async def all_at_once(self, messages_each: int, drain: float = 10.0) -> PhaseResult:
+        """Every member sends `messages_each` messages, all members at the same moment,
+        none waiting for anything: no window, no pacing."""
+        started = time.perf_counter()
+
+        async def member(sender: int) -> None:
+            for _ in range(messages_each):
+                await self._send("a", sender)
+
+        await asyncio.gather(*(member(sender) for sender in range(len(self.sockets))))
+        await self._drain("a", drain)
+        return self.tracker.result("a", started)
 
     async def paced(
         self, rate: float, seconds: float, drain: float = 10.0, phase: str = "p"

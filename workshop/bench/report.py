@@ -7,7 +7,7 @@ import dataclasses
 import json
 import pathlib
 
-from .runner import COLUMNS, SLOW_COLUMNS
+from .columns import COLUMNS, SLOW_COLUMNS
 
 # The sweep variants the ratios compare.
 ASYNC, SYNC, FLOOR = "step04", "step03", "floor"
@@ -69,6 +69,8 @@ MAIN_TABLE = [
     ("server_cpu_pct", "srv CPU%"),
     ("lost", "lost"),
     ("reordered", "reord"),
+    ("rooms_burst_lost", "burst lost"),
+    ("rooms_burst_deliveries", "of"),
     ("meets_target", "target"),
 ]
 RATIO_TABLE = [

@@ -12,6 +12,7 @@ import concurrent.futures
 import dataclasses
 import os
 import pathlib
+import re
 import sys
 
 from ..manifest import get_step
@@ -21,11 +22,17 @@ OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent / "overrides"
 FLOOR_SCRIPT = pathlib.Path(__file__).resolve().parent / "floor.py"
 
 LAYER_NAMES = {
-    "step": "RedisChannelLayer",  # the step's own settings
     "memory": "InMemoryChannelLayer",
     "pubsub": "RedisPubSubChannelLayer",
     "none": "-",
 }
+STEP_LAYER = re.compile(r'"BACKEND": "[\w.]+\.(\w+)"')
+
+
+def step_layer_name(step: int) -> str:
+    """The channel layer class a step's own settings.py names."""
+    found = STEP_LAYER.search((get_step(step).path / "chatsite" / "settings.py").read_text())
+    return found.group(1) if found else "-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +54,7 @@ class Variant:
 
     @property
     def layer_name(self) -> str:
-        return LAYER_NAMES[self.layer]
+        return step_layer_name(self.step) if self.layer == "step" else LAYER_NAMES[self.layer]
 
     @property
     def app(self) -> str:
@@ -70,6 +77,9 @@ SWEEP = (
     Variant("step04", 4),
     Variant("step04-memory", 4, layer="memory"),
     Variant("step04-pubsub", 4, layer="pubsub"),
+    # Before and after the burst fix: step 05 on the default layer, step 06 on pub/sub.
+    Variant("step05", 5),
+    Variant("step06", 6),
     Variant("floor", None, layer="none", server="floor"),
 )
 # Servers and process counts, at the target N only.

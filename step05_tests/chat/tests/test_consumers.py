@@ -101,6 +101,10 @@ class BadInputTests(SimpleTestCase):
         too_long = "x" * (MAX_MESSAGE_LENGTH + 1)
         await self.assert_refused(lambda ws: ws.send_json_to({"message": too_long}))
 
+    async def test_lone_surrogate(self):
+        # Half of a two-part character, spelled in JSON: "\ud800" alone.
+        await self.assert_refused(lambda ws: ws.send_to(text_data='{"message": "\\ud800"}'))
+
     async def test_binary_frame(self):
         payload = json.dumps({"message": "hello"}).encode()
         await self.assert_refused(lambda ws: ws.send_to(bytes_data=payload))

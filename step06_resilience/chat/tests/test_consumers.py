@@ -20,10 +20,10 @@ application = URLRouter(websocket_urlpatterns)
 # Redis. It cannot reach other processes, which is fine for a test.
 IN_MEMORY_LAYER = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# A Redis layer pointed at a port where nothing listens: Redis is "down".
+# The chat's layer pointed at a port where nothing listens: Redis is "down".
 UNREACHABLE_LAYER = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
     }
 }

@@ -25,10 +25,10 @@ application = URLRouter(websocket_urlpatterns)
 # Redis. It cannot reach other processes, which is fine for a test.
 IN_MEMORY_LAYER = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# A Redis layer pointed at a port where nothing listens: Redis is "down".
+# The chat's layer pointed at a port where nothing listens: Redis is "down".
 UNREACHABLE_LAYER = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
     }
 }
@@ -161,6 +161,8 @@ class WhoIsTalkingTests(SimpleTestCase):
         self.assertTrue(connected)
         closed = await communicator.receive_output()
         self.assertEqual(closed, {"type": "websocket.close", "code": NOT_LOGGED_IN})
+        # disconnect() runs for a refused socket too, and must not fail.
+        await communicator.disconnect()
 
     async def test_a_name_in_the_frame_is_ignored(self):
         alice = await join("lobby", "alice")
