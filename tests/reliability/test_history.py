@@ -11,7 +11,14 @@ import asyncio
 import pytest
 
 from tests.chat_client import assert_all_delivered_in_order, chat_in_rounds
-from tests.pages import chat_log, open_room, post_message, text_of, wait_for
+from tests.pages import (
+    chat_log,
+    chat_log_lines_without_times,
+    open_room,
+    post_message,
+    text_of,
+    wait_for,
+)
 from tests.stored_messages import assert_stored_once, serve_on_postgres
 from workshop.processes import wait_until
 from workshop.step_server import run_manage
@@ -70,8 +77,7 @@ def test_after_a_redis_restart_the_page_shows_each_line_once_and_what_it_missed(
 
     post_message(browser, "after the restart")
     wait_for(browser, lambda: "after the restart" in chat_log(browser), "not shown after")
-    lines = [line.split(" ", 1)[1] for line in chat_log(browser).splitlines()]
-    assert lines == [
+    assert chat_log_lines_without_times(browser) == [
         f"{me}: before the restart",
         "alice: said while you were away",
         f"{me}: after the restart",
