@@ -86,22 +86,56 @@ async def say(socket, text: str) -> None:
     await socket.send(json.dumps({"message": text}))
 
 
-async def next_frame(socket, timeout: float = RECEIVE_TIMEOUT) -> dict:
-    """The next JSON frame from the server; fails the test if none comes in time."""
+# From step 08 on, a socket's first frame is its room's history,
+# {"history": [messages], "earlier": N}, and every message carries the "id" and the
+# "created" time the database gave it.
+STORED_FIELDS = ("id", "created")
+
+
+def is_history(frame: dict) -> bool:
+    return "history" in frame
+
+
+async def _receive(socket, timeout: float, raw: bool) -> dict:
+    """The next frame (see next_frame); raises TimeoutError if none comes in time."""
+    async with asyncio.timeout(timeout):
+        frame = json.loads(await socket.recv())
+        while not raw and is_history(frame):
+            frame = json.loads(await socket.recv())
+    if raw:
+        return frame
+    return {key: value for key, value in frame.items() if key not in STORED_FIELDS}
+
+
+async def next_frame(socket, timeout: float = RECEIVE_TIMEOUT, raw: bool = False) -> dict:
+    """The next JSON frame from the server; fails the test if none comes in time.
+
+    By default, as the tests of every step compare it: a history frame is passed
+    over, and a message's id and time are left out (they differ on every run).
+    raw=True returns the next frame exactly as the server sent it.
+    """
     try:
-        return json.loads(await asyncio.wait_for(socket.recv(), timeout))
+        return await _receive(socket, timeout, raw)
     except TimeoutError:
         raise AssertionError(f"no frame arrived within {timeout} s") from None
 
 
-async def nothing_arrives(socket, seconds: float = 0.5) -> bool:
-    """True if the server sends nothing on this socket for `seconds`, else False.
+async def next_history(socket, timeout: float = RECEIVE_TIMEOUT) -> list[dict]:
+    """The history frame a socket gets first on a step with history: its messages."""
+    frame = await next_frame(socket, timeout, raw=True)
+    assert is_history(frame), f"expected the room's history first, received {frame!r}"
+    return frame["history"]
+
+
+async def nothing_arrives(socket, seconds: float = 0.5, raw: bool = False) -> bool:
+    """True if the server sends nothing on this socket for `seconds` (history frames
+    pass unremarked, unless raw=True), else False.
 
     Use it as `assert await nothing_arrives(...)`; what did arrive is printed, and pytest
     shows it with the failure.
     """
     try:
-        frame = await asyncio.wait_for(socket.recv(), seconds)
+        frame = await _receive(socket, seconds, raw)
     except TimeoutError:
         return True
     print(f"expected silence for {seconds} s, received {frame!r}")

@@ -27,6 +27,7 @@ from workshop.accounts import TEST_ACCOUNTS, create_accounts
 from workshop.browser import BrowserUnavailable, start_chromium
 from workshop.coverage_report import RCFILE
 from workshop.manifest import Step, get_step, load_steps
+from workshop.postgres_server import PostgresServer, PostgresUnavailable
 from workshop.redis_server import RedisServer, RedisUnavailable
 from workshop.step_server import StepServer, copy_project, project_env, run_manage
 
@@ -190,6 +191,20 @@ def redis_url(request):
     if os.environ.get("REDIS_URL"):
         return os.environ["REDIS_URL"]
     return request.getfixturevalue("redis_server").url
+
+
+# --- PostgreSQL (steps with history run on it too) ----------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server this test session starts on a free port (see postgres_server.py)."""
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as error:
+        unavailable(str(error))
+    yield server
+    server.close()
 
 
 # --- Daphne serving a step -------------------------------------------------------------

@@ -37,9 +37,12 @@ def test_the_bad_input_tests_fail_against_a_consumer_without_input_checks(
     previous = [s for s in earlier if s.has("groups") and not s.has("input-checks")][-1]
     copy = copy_project(step.source, tmp_path)
     consumer = (previous.path / "chat" / "consumers.py").read_text()
-    # The tests import the limit (and from step 06 and 07 the close codes); the old
-    # consumer has none of them, so give it the same ones.
-    constants = "\nMAX_MESSAGE_LENGTH = 1000\nLAYER_UNAVAILABLE = 4503\nNOT_LOGGED_IN = 4401\n"
+    # The tests import the limit (from step 06 on the close codes, from step 08 the
+    # history length); the old consumer has none of them, so give it the same ones.
+    constants = (
+        "\nMAX_MESSAGE_LENGTH = 1000\nLAYER_UNAVAILABLE = 4503\nNOT_LOGGED_IN = 4401\n"
+        "HISTORY_LENGTH = 50\n"
+    )
     (copy / "chat" / "consumers.py").write_text(consumer + constants)
     with pytest.raises(StepServerError) as failed:
         run_manage(

@@ -232,6 +232,48 @@ HINTS: tuple[Hint, ...] = (
         "`group_add` first, then load the history; drop duplicates by message id",
     ),
     Hint(
+        "message-table-missing",
+        "`django.db.utils.OperationalError: no such table: chat_message` (step 8; on "
+        'PostgreSQL `relation "chat_message" does not exist`)',
+        "the `Message` model's migration has not run on this database",
+        "`python manage.py migrate` (in every deploy, too)",
+        patterns=(r"no such table: chat_message", r'relation "chat_message" does not exist'),
+        example="django.db.utils.OperationalError: no such table: chat_message",
+    ),
+    Hint(
+        "psycopg-missing",
+        "`django.core.exceptions.ImproperlyConfigured: Error loading psycopg2 or psycopg "
+        "module` (step 8)",
+        "`DATABASE_URL` is set, so Django wants PostgreSQL, and its driver is not installed",
+        "`python -m pip install -r requirements.txt` in the step folder (it pins `psycopg`), "
+        "or unset `DATABASE_URL` to use SQLite",
+        patterns=(r"Error loading psycopg2 or psycopg module",),
+        example="django.core.exceptions.ImproperlyConfigured: "
+        "Error loading psycopg2 or psycopg module",
+    ),
+    Hint(
+        "unsaved-user",
+        "`ValueError: save() prohibited to prevent data loss due to unsaved related object "
+        "'user'.` in a consumer test (step 8)",
+        "the test put a `User(...)` with no database row into the scope, and a saved message "
+        "must point to a row",
+        "create the user first (`await User.objects.acreate(...)`), as step 8's `join()` in "
+        "`chat/tests/test_consumers.py` does",
+        patterns=(r"prohibited to prevent data loss due to unsaved related object 'user'",),
+        example="ValueError: save() prohibited to prevent data loss due to unsaved related "
+        "object 'user'.",
+    ),
+    Hint(
+        "sqlite-locked",
+        "`django.db.utils.OperationalError: database is locked`",
+        "two processes wrote to the SQLite file at once, and one waited longer than SQLite's "
+        "timeout",
+        'step 8\'s settings (WAL and `"transaction_mode": "IMMEDIATE"`); for several server '
+        "processes, PostgreSQL (`DATABASE_URL`)",
+        patterns=(r"database is locked",),
+        example="django.db.utils.OperationalError: database is locked",
+    ),
+    Hint(
         "apps-not-loaded",
         "`django.core.exceptions.AppRegistryNotReady: Apps aren't loaded yet.`",
         "`asgi.py` imports the routing (and so consumers and models) before Django is set up",

@@ -20,7 +20,7 @@ from .processes import stop_process, wait_until
 # What a copy leaves behind: bytecode and databases belong to the copy; a student's
 # folder (`workshop check`) may also hold a virtual environment or a git repository.
 _NOT_COPIED = shutil.ignore_patterns(
-    "__pycache__", "*.pyc", "db.sqlite3", "test_db.sqlite3",
+    "__pycache__", "*.pyc", "db.sqlite3", "test_db.sqlite3", "*.sqlite3-wal", "*.sqlite3-shm",
     ".venv", "venv", ".git", "node_modules", ".pytest_cache", ".mypy_cache", ".ruff_cache",
 )  # fmt: skip
 

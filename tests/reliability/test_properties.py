@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from tests.conftest import unavailable
-from workshop.step_server import copy_project, project_env
+from workshop.step_server import copy_project, project_env, run_manage
 
 pytestmark = pytest.mark.needs("hostile-input")
 
@@ -26,6 +26,7 @@ def test_the_consumer_answers_every_frame_and_broadcasts_only_valid_messages(ste
     if importlib.util.find_spec("hypothesis") is None:
         unavailable("hypothesis is not installed: pip install -e '.[dev]'")
     copy = copy_project(step.source, tmp_path)
+    run_manage(copy, "migrate", "--verbosity", "0", env=project_env())
     result = subprocess.run(
         [sys.executable, str(DRIVER), str(MAX_EXAMPLES)],
         cwd=copy,
