@@ -15,8 +15,10 @@ import urllib.request
 
 import pytest
 
-from tests.chat_client import chat_message, join, next_frame, say
+from tests.chat_client import chat_message, close_code, join, next_frame, say
 from tests.pages import chat_log, open_room, post_message, text_of, wait_until_log_contains
+from workshop.accounts import LOGIN_PATH
+from workshop.accounts import fetch as fetch_page
 from workshop.processes import wait_until
 from workshop.production_nginx import SITE_CONFIG
 
@@ -24,6 +26,7 @@ from .members import Member
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
+NOT_LOGGED_IN = 4401  # the close code of a step with users (chat/consumers.py)
 NGINX_DEFAULT_READ_TIMEOUT = 60  # seconds, when the site file sets no proxy_read_timeout
 RECONNECT_SECONDS = 20
 
@@ -67,6 +70,19 @@ def test_the_page_and_sockets_work_through_nginx_on_both_servers(stack, browser)
     asyncio.run(scenario())
     # nginx shares the sockets out between the processes: the room spans both.
     assert servers_holding(stack, "through-nginx") == [0, 1]
+
+
+def test_through_nginx_a_visitor_is_asked_to_log_in_and_an_anonymous_socket_refused(stack):
+    if not stack.accounts:
+        pytest.skip(f"{stack.step.folder} has no users")
+    _, final_url, _ = fetch_page(stack.url + "/chat/")
+    assert final_url == f"{stack.url}{LOGIN_PATH}?next=/chat/", final_url
+
+    async def scenario():
+        async with join(stack, "anonymous", session=None) as anonymous:
+            return await close_code(anonymous)
+
+    assert asyncio.run(scenario()) == NOT_LOGGED_IN
 
 
 def test_static_files_come_from_nginx_with_debug_off(stack):
