@@ -52,7 +52,6 @@ def run_command(tmp_path):
         started.append(process)
         url = f"http://127.0.0.1:{port}"
         server = types.SimpleNamespace(
-            process=process,
             url=url,
             ws_url=lambda path: f"ws://127.0.0.1:{port}{path}",
             # A step with users: the tests log in with the demo account the banner names.
