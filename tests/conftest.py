@@ -3,18 +3,25 @@
 The acceptance tests (tests/acceptance/) treat a step as a black box. Each one
 names the capability it checks with @pytest.mark.needs("..."), and runs once
 for every step in steps.toml that has it. With --project PATH --step N they run
-against a student's own folder instead: the very same tests.
+against a student's own folder instead: the very same tests. --step N alone
+keeps, of every test that runs once per step, only step N's.
+
+--step-python PATH serves the steps with another interpreter (a virtual
+environment holding a step's requirements.txt): `workshop test --python 3.10`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pathlib
+import re
 import sys
 
 import pytest
 
+from tests.idle_sockets import IdleSockets
 from tests.prerequisites import IN_CI, unavailable  # noqa: F401  (also for test modules)
 from workshop.accounts import TEST_ACCOUNTS, create_accounts
 from workshop.browser import BrowserUnavailable, start_chromium
@@ -22,6 +29,8 @@ from workshop.coverage_report import RCFILE
 from workshop.manifest import Step, get_step, load_steps
 from workshop.redis_server import RedisServer, RedisUnavailable
 from workshop.step_server import StepServer, copy_project, project_env, run_manage
+
+IDLE_CHECKED = pytest.StashKey[set]()  # the worker groups in which a test checks idle sockets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +52,18 @@ def pytest_addoption(parser):
         help="run the acceptance tests on this folder (your own project) instead of the "
         "reference step; needs --step",
     )
-    group.addoption("--step", metavar="N", help="only this step's acceptance tests")
+    group.addoption(
+        "--step",
+        metavar="N",
+        action="append",
+        help="only this step's tests, of the tests that run once per step (repeatable)",
+    )
+    group.addoption(
+        "--step-python",
+        metavar="PATH",
+        default=sys.executable,
+        help="the Python that runs the steps (Daphne, manage.py); default: this one",
+    )
 
 
 def pytest_configure(config):
@@ -52,15 +72,92 @@ def pytest_configure(config):
     )
 
 
+def chosen_steps(config) -> list[Step]:
+    """The steps named with --step, else every step of the manifest."""
+    named = config.getoption("--step")
+    return [get_step(key) for key in named] if named else load_steps()
+
+
 def steps_under_test(config) -> list[StepUnderTest]:
-    project, only = config.getoption("--project"), config.getoption("--step")
-    if project and not only:
-        raise pytest.UsageError("--project needs --step: which step's tests should it pass?")
-    if only:
-        step = get_step(only)
-        source = pathlib.Path(project).resolve() if project else step.path
-        return [StepUnderTest(step, source)]
-    return [StepUnderTest(step, step.path) for step in load_steps()]
+    project, named = config.getoption("--project"), config.getoption("--step")
+    if project and len(named or []) != 1:
+        raise pytest.UsageError("--project needs one --step: which step's tests should it pass?")
+    if project:
+        return [StepUnderTest(get_step(named[0]), pathlib.Path(project).resolve())]
+    return [StepUnderTest(step, step.path) for step in chosen_steps(config)]
+
+
+def _step_of(value) -> Step | None:
+    if isinstance(value, StepUnderTest):
+        return value.step
+    return value if isinstance(value, Step) else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """--step: drop the tests that are parametrised with another step of the manifest.
+
+    Tests marked `needs` are parametrised with the chosen steps only already (a test
+    whose capability none of them has is left as a placeholder, dropped here); this
+    catches the rest (diffs, READMEs, pins...). Tests about no step in particular stay.
+    """
+    wanted = {step.folder for step in chosen_steps(config)}
+    other = [item for item in items if _about_other_steps(item, wanted) or _no_step_has_it(item)]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        dropped = set(map(id, other))
+        items[:] = [item for item in items if id(item) not in dropped]
+    # Checks of sockets left idle since the step's first test run last (see IdleSockets).
+    items.sort(key=lambda item: "idle_sockets" in getattr(item, "fixturenames", ()))
+    config.stash[IDLE_CHECKED] = {
+        worker_group(item.nodeid)
+        for item in items
+        if "idle_sockets" in getattr(item, "fixturenames", ())
+    }
+
+
+# --- Which tests one worker runs together (pytest-xdist) --------------------------------
+#
+# A worker serves a step once (ServerPool) and runs all the tests that need it: a step's
+# tests of one folder (its acceptance tests; its reliability tests, which the other worker
+# may take meanwhile) go to one worker, and so do the tests of one file that is about no
+# step in particular (its module fixtures, such as the built deck, are made once). xdist's
+# own `loadgroup` cannot do this here: it renames test ids, which pytest 9 ignores.
+
+_STEP_ID = re.compile(r"[\[-](step\d+)(?=[\]-])")
+
+
+def worker_group(nodeid: str) -> str:
+    """'step03-acceptance' for tests/acceptance/...[step03]; the file for other tests."""
+    path = nodeid.split("::", 1)[0]
+    step = _STEP_ID.search(nodeid.partition("::")[2])
+    if step is None:
+        return path
+    folders = path.split("/")
+    part = folders[1] if len(folders) > 2 else folders[-1].removesuffix(".py")
+    return f"{step.group(1)}-{part}"
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkerGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    return ByWorkerGroup(config, log)
+
+
+def _no_step_has_it(item) -> bool:
+    """pytest's placeholder for a parametrisation with no values (no chosen step has it)."""
+    skip = item.get_closest_marker("skip")
+    return skip is not None and skip.kwargs.get("reason", "").startswith("got empty parameter set")
+
+
+def _about_other_steps(item, wanted: set[str]) -> bool:
+    callspec = getattr(item, "callspec", None)
+    steps = [_step_of(value) for value in (callspec.params.values() if callspec else ())]
+    return any(step is not None and step.folder not in wanted for step in steps)
 
 
 def pytest_generate_tests(metafunc):
@@ -70,12 +167,7 @@ def pytest_generate_tests(metafunc):
     if marker is None:
         return  # the test parametrises `step` itself
     chosen = [s for s in steps_under_test(metafunc.config) if s.has(marker.args[0])]
-    # One xdist group per step: a worker serves a step once and runs all its tests.
-    params = [
-        pytest.param(s, id=s.step.label, marks=pytest.mark.xdist_group(s.step.label))
-        for s in chosen
-    ]
-    metafunc.parametrize("step", params)
+    metafunc.parametrize("step", chosen, ids=[s.step.label for s in chosen])
 
 
 # --- Redis --------------------------------------------------------------------------
@@ -106,11 +198,13 @@ def redis_url(request):
 class ServerPool:
     """Copies of steps, migrated once, each served by Daphne once per test session."""
 
-    def __init__(self, scratch: pathlib.Path):
+    def __init__(self, scratch: pathlib.Path, python: str = sys.executable):
         self.scratch = scratch
+        self.python = python
         self.copies: dict[StepUnderTest, pathlib.Path] = {}
         self.servers: dict[StepUnderTest, StepServer] = {}
         self.runservers: dict[StepUnderTest, StepServer] = {}
+        self.extra: list[StepServer] = []  # kept for the session, e.g. the idle sockets' server
         rcfile = os.environ.get("WORKSHOP_COVERAGE") == "1"
         self.coverage_rcfile = RCFILE if rcfile else None
 
@@ -119,7 +213,7 @@ class ServerPool:
             parent = self.scratch / f"{under_test.step.label}-{len(self.copies)}"
             parent.mkdir()
             copy = copy_project(under_test.source, parent)
-            run_manage(copy, "migrate", "--verbosity", "0", env=env)
+            run_manage(copy, "migrate", "--verbosity", "0", env=env, python=self.python)
             if under_test.has("login"):
                 create_accounts(copy, env, TEST_ACCOUNTS)
             self.copies[under_test] = copy
@@ -146,7 +240,9 @@ class ServerPool:
         copy = self.copy_of(under_test, env)
         rcfile = self.coverage_rcfile if measure else None
         accounts = self.accounts(under_test)
-        return StepServer(copy, env, coverage_rcfile=rcfile, accounts=accounts).start()
+        return StepServer(
+            copy, env, coverage_rcfile=rcfile, accounts=accounts, python=self.python
+        ).start()
 
     def runserver(self, under_test: StepUnderTest, redis_url: str | None) -> StepServer:
         """The step started with `python manage.py runserver`, as a student starts it."""
@@ -154,12 +250,17 @@ class ServerPool:
         if server is None or not server.running:
             env = project_env(redis_url)
             copy = self.copy_of(under_test, env)
-            server = Runserver(copy, env, accounts=self.accounts(under_test)).start()
+            server = Runserver(copy, env, self.python, accounts=self.accounts(under_test)).start()
             self.runservers[under_test] = server
         return server
 
     def close(self) -> None:
-        for server in [*self.servers.values(), *self.runservers.values()]:
+        servers = [*self.servers.values(), *self.runservers.values(), *self.extra]
+        # All told to stop first, then waited for: they shut down side by side, not in turn.
+        for server in servers:
+            if server.running:
+                server.process.terminate()
+        for server in servers:
             server.stop()
 
 
@@ -170,22 +271,30 @@ class Runserver(StepServer):
     it, Django's own WSGI server, which answers every WebSocket with 404.
     """
 
-    def __init__(self, project_dir: pathlib.Path, env: dict[str, str], accounts: tuple = ()):
-        super().__init__(project_dir, env, accounts=accounts)
+    def __init__(
+        self, project_dir: pathlib.Path, env: dict[str, str], python: str, accounts: tuple = ()
+    ):
+        super().__init__(project_dir, env, accounts=accounts, python=python)
         self.log_path = (
             self.project_dir.parent / f"runserver-{self.project_dir.name}-{self.port}.log"
         )
 
     def command(self) -> list[str]:
-        return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
+        return [self.python, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
 
 
 SERVER_POOL = pytest.StashKey[ServerPool]()
 
 
 @pytest.fixture(scope="session")
-def server_pool(tmp_path_factory, pytestconfig):
-    pool = ServerPool(tmp_path_factory.mktemp("steps"))
+def step_python(pytestconfig) -> str:
+    """The interpreter that runs the steps (--step-python; default: this one)."""
+    return pytestconfig.getoption("--step-python")
+
+
+@pytest.fixture(scope="session")
+def server_pool(tmp_path_factory, pytestconfig, step_python):
+    pool = ServerPool(tmp_path_factory.mktemp("steps"), step_python)
     pytestconfig.stash[SERVER_POOL] = pool  # for the server-log hook below
     yield pool
     pool.close()
@@ -220,6 +329,36 @@ def start_server(step, server_pool, request):
 def runserver(step, server_pool, request) -> StepServer:
     """The step under test, started with `python manage.py runserver` (shared per step)."""
     return server_pool.runserver(step, _redis_for(step, request))
+
+
+# --- Sockets left idle while the step's other tests run ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def idle_registry():
+    opened: dict[StepUnderTest, IdleSockets] = {}
+    yield opened
+    for sockets in opened.values():
+        sockets.close()
+
+
+@pytest.fixture
+def idle_sockets(step, server_pool, idle_registry, request) -> IdleSockets:
+    """Sockets idle since the step's first test on this worker, on a Daphne of their own."""
+    if step not in idle_registry:
+        server = server_pool.start(step, _redis_for(step, request))
+        server_pool.extra.append(server)
+        idle_registry[step] = IdleSockets(server)
+    return idle_registry[step]
+
+
+@pytest.fixture(autouse=True)
+def _open_idle_sockets_early(request):
+    """With the first test of a step's group, open the sockets its idle test checks last."""
+    if worker_group(request.node.nodeid) in request.config.stash.get(IDLE_CHECKED, set()):
+        # Not this test's failure: the idle test tries again, and reports it.
+        with contextlib.suppress(Exception):
+            request.getfixturevalue("idle_sockets")
 
 
 # --- The servers' own output in a failing test's report ---------------------------------

@@ -54,6 +54,7 @@ def run_command(tmp_path):
         server = types.SimpleNamespace(
             url=url,
             ws_url=lambda path: f"ws://127.0.0.1:{port}{path}",
+            process=process,
             # A step with users: the tests log in with the demo account the banner names.
             accounts=(DEMO,) if step.has("login") else (),
             sessions={},

@@ -17,17 +17,21 @@ def ran_count(output: str) -> int:
     return int(match.group(1))
 
 
-def test_the_steps_own_suite_passes(step, tmp_path, redis_url):
+def test_the_steps_own_suite_passes(step, tmp_path, redis_url, step_python):
     copy = copy_project(step.source, tmp_path)
     env = project_env(redis_url)
-    result = run_manage(copy, "test", "--noinput", "-v", "2", env=env, timeout=600)
+    result = run_manage(
+        copy, "test", "--noinput", "-v", "2", env=env, timeout=600, python=step_python
+    )
     output = result.stdout + result.stderr
     assert ran_count(output) >= 13, output
     assert "OK" in output.splitlines()[-3:] or re.search(r"^OK", output, re.MULTILINE)
     assert not (copy / "db.sqlite3").exists(), "the tests touched the development database"
 
 
-def test_the_bad_input_tests_fail_against_a_consumer_without_input_checks(step, tmp_path):
+def test_the_bad_input_tests_fail_against_a_consumer_without_input_checks(
+    step, tmp_path, step_python
+):
     # The last step before input checks arrived (step 04): its consumer must fail them.
     earlier = [get_step(n) for n in range(1, step.step.number)]
     previous = [s for s in earlier if s.has("groups") and not s.has("input-checks")][-1]
@@ -39,7 +43,13 @@ def test_the_bad_input_tests_fail_against_a_consumer_without_input_checks(step, 
     (copy / "chat" / "consumers.py").write_text(consumer + constants)
     with pytest.raises(StepServerError) as failed:
         run_manage(
-            copy, "test", "--noinput", "chat.tests.test_consumers", env=project_env(), timeout=300
+            copy,
+            "test",
+            "--noinput",
+            "chat.tests.test_consumers",
+            env=project_env(),
+            timeout=300,
+            python=step_python,
         )
     output = str(failed.value)
     match = re.search(r"FAILED \((?:failures=(\d+))?(?:, )?(?:errors=(\d+))?\)", output)

@@ -28,8 +28,6 @@ ANNOUNCED = {
     "chromium": "starting headless Chromium",
 }
 
-_EMPTY_PARAMETER_SET = "got empty parameter set"
-
 
 def _emit(record: dict) -> None:
     path = os.environ.get("WORKSHOP_CHECK_EVENTS")
@@ -61,18 +59,6 @@ def module_title(item) -> str:
     """The module docstring's first paragraph, on one line."""
     doc = (getattr(item.module, "__doc__", None) or "").strip()
     return " ".join(doc.split("\n\n")[0].split()) if doc else item.module.__name__
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """Drop the placeholders pytest makes for tests that do not apply to this step."""
-    kept, dropped = [], []
-    for item in items:
-        skip = item.get_closest_marker("skip")
-        reason = (skip.kwargs.get("reason", "") if skip else "") or ""
-        (dropped if reason.startswith(_EMPTY_PARAMETER_SET) else kept).append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
 
 
 _announced: set[str] = set()

@@ -22,9 +22,9 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_test(args) -> int:
-    from .commands.test import run_suite
+    from .commands.test import run_tests
 
-    return run_suite(args.pytest_args, workers=args.workers)
+    return run_tests(args)
 
 
 def _cmd_diff(args) -> int:
@@ -114,6 +114,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     test = commands.add_parser("test", help="run the whole test suite (extra args go to pytest)")
     test.add_argument("--workers", default="2", help="parallel pytest workers (default 2)")
+    which = test.add_mutually_exclusive_group()
+    which.add_argument(
+        "--step",
+        action="append",
+        metavar="N",
+        help="only what concerns step N: its acceptance tests, diff, README, own suite "
+        "(repeatable)",
+    )
+    which.add_argument(
+        "--changed",
+        action="store_true",
+        help="only the steps (and test files) that differ from main; the whole suite "
+        "when the tooling changed",
+    )
+    which.add_argument(
+        "--python",
+        action="append",
+        metavar="X.Y",
+        help="install the last step on Python X.Y as a student would and run a handful of "
+        "its tests with it (repeatable)",
+    )
+    which.add_argument(
+        "--latest",
+        action="store_true",
+        help="the last step's tests with its packages at their newest releases, on Python "
+        "3.13 (outside CI); prints the versions used",
+    )
+    test.add_argument("--base", default="main", help="the branch --changed compares with")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     test.set_defaults(handler=_cmd_test)
 
@@ -154,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("step", help="the step your folder should match (e.g. 3)")
     check.add_argument("path", nargs="?", help="your project folder (default: the reference)")
     check.add_argument(
-        "--full", action="store_true", help="also the slow tests (15 s idle socket, load test)"
+        "--full", action="store_true", help="also the slow tests (idle sockets, load test)"
     )
     check.set_defaults(handler=_cmd_check)
 

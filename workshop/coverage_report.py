@@ -62,7 +62,11 @@ def combine_and_report() -> list[str]:
         if path.is_file()
     ]
     print("\nCoverage of the step code, across all Daphne processes the tests started:")
-    cov.report(include=include, show_missing=True, skip_covered=False)
+    try:
+        cov.report(include=include, show_missing=True, skip_covered=False)
+    except coverage.exceptions.NoDataError:  # e.g. --collect-only: no Daphne ran
+        print("  none: no test started a Daphne process.")
+        return ["no test executed any step code"]
     return unexplained_misses(cov, include)
 
 

@@ -50,10 +50,19 @@ def project_env(redis_url: str | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_manage(project_dir: pathlib.Path, *args: str, env: dict[str, str], timeout: float = 300):
-    """Run `python manage.py ARGS` in project_dir; raise StepServerError on failure."""
+def run_manage(
+    project_dir: pathlib.Path,
+    *args: str,
+    env: dict[str, str],
+    timeout: float = 300,
+    python: str = sys.executable,
+):
+    """Run `python manage.py ARGS` in project_dir; raise StepServerError on failure.
+
+    python is the interpreter the step runs with (by default the tooling's own).
+    """
     result = subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [python, "manage.py", *args],
         cwd=project_dir,
         env=env,
         capture_output=True,
@@ -74,7 +83,8 @@ class StepServer:
     With coverage_rcfile set, Daphne runs under coverage.py so that the step's
     code is measured in the process that really executes it. `accounts` are the
     logins that exist in its database (steps with users; see accounts.py), and
-    `sessions` the session cookies logged in so far, by username.
+    `sessions` the session cookies logged in so far, by username. python is the
+    interpreter (with the step's packages) that runs Daphne: by default the tooling's own.
     """
 
     def __init__(
@@ -84,7 +94,9 @@ class StepServer:
         port: int | None = None,
         coverage_rcfile: pathlib.Path | None = None,
         accounts: tuple = (),
+        python: str = sys.executable,
     ):
+        self.python = python
         self.project_dir = pathlib.Path(project_dir)
         self.env = env
         self.port = port or free_port()
@@ -102,7 +114,7 @@ class StepServer:
         return f"ws://127.0.0.1:{self.port}{path}"
 
     def command(self) -> list[str]:
-        command = [sys.executable]
+        command = [self.python]
         if self.coverage_rcfile:
             command += [
                 "-m", "coverage", "run", "--parallel-mode",

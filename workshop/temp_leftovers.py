@@ -19,9 +19,10 @@ from .manifest import REPO_ROOT
 
 
 def run_temp_dir() -> pathlib.Path:
-    """<system temp>/channels-workshop-tests-<hash of this checkout>: one per clone."""
+    """<system temp>/cw-tests-<hash of this checkout>: one per clone. Short: Chromium puts a
+    Unix socket below it, and a socket path may not pass 107 bytes."""
     checkout = hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:8]
-    return pathlib.Path(tempfile.gettempdir()) / f"channels-workshop-tests-{checkout}"
+    return pathlib.Path(tempfile.gettempdir()) / f"cw-tests-{checkout}"
 
 
 def _pytest_basetemp_root() -> str:

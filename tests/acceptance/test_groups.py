@@ -58,19 +58,6 @@ def test_two_browser_windows_in_one_room_talk(server, browser):
     )
 
 
-@pytest.mark.slow
-def test_an_idle_socket_still_receives_after_15_seconds(server):
-    # redis-py 8 cut idle sockets off after about 5 s (channels_redis#422): this catches that.
-    async def scenario():
-        async with join(server, "idle-room") as idle:
-            await asyncio.sleep(15)
-            async with join(server, "idle-room") as talker:
-                await say(talker, "are you still there?")
-                assert await next_frame(idle) == chat_message(server, "are you still there?")
-
-    asyncio.run(scenario())
-
-
 def test_two_daphne_processes_share_rooms_through_redis(server, start_server):
     other = start_server()
     assert other.port != server.port

@@ -25,6 +25,11 @@ LAYER_UNAVAILABLE = 4503
 RECONNECT_SECONDS = 20
 
 
+def sockets_opened(browser) -> int:
+    """How many WebSockets the page has opened so far (tests/reliability/conftest.py)."""
+    return browser.execute_script("return window.socketsOpened;")
+
+
 def test_redis_stopping_closes_sockets_with_4503_and_the_chat_serves_again(
     private_redis, start_server
 ):
@@ -88,7 +93,8 @@ def test_the_page_reconnects_by_itself_after_redis_restarts(
     message_box = browser.find_element(By.ID, "chat-message-input")
     assert message_box.get_property("value") == "typed while Redis was down"
 
-    time.sleep(3)  # a few attempts fail (each one closed with 4503) before Redis is back
+    # A few attempts fail (each one closed with 4503) before Redis is back.
+    wait(lambda: sockets_opened(browser) >= 3, "the page made no new attempt while Redis was down")
     private_redis.start()
     wait(lambda: status().startswith("Connected"), "the page did not reconnect by itself")
     assert send_button.is_enabled()
@@ -106,7 +112,7 @@ def test_the_page_reconnects_by_itself_after_redis_restarts(
     assert message_box.get_property("value") == ""
     assert chat_log(browser).count("before the restart") == 1
 
-    opened = browser.execute_script("return window.socketsOpened;")
+    opened = sockets_opened(browser)
     most_alive = browser.execute_script("return window.mostSocketsAlive;")
     assert opened >= 3, f"expected failed attempts while Redis was down, saw {opened} sockets"
     assert most_alive == 1, f"{most_alive} sockets were alive at once"
@@ -122,7 +128,10 @@ def test_the_page_reconnects_after_the_server_restarts(start_server, socket_coun
     assert wait_until(
         lambda: "Reconnecting in" in text_of(browser, "connection-status"), 10, interval=0.2
     ), text_of(browser, "connection-status")
-    time.sleep(2)
+    # At least one attempt fails while the server is down, before it comes back.
+    assert wait_until(lambda: sockets_opened(browser) >= 2, RECONNECT_SECONDS, interval=0.2), (
+        "the page made no new attempt while the server was down"
+    )
     server.start()  # the same port, so the page's own URL is right again
     assert server.port == port
     assert wait_until(

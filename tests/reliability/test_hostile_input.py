@@ -42,7 +42,7 @@ from tests.chat_client import (
 )
 from tests.pages import open_page, open_room, post_message, text_of, wait_until_log_contains
 
-pytestmark = pytest.mark.needs("reconnect")
+pytestmark = pytest.mark.needs("hostile-input")
 
 MEBIBYTE = 1024 * 1024
 

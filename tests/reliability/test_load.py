@@ -1,50 +1,23 @@
-"""Load: idle sockets, and a burst across many rooms at once. Counted, never timed.
+"""Load: a burst across many rooms at once. Counted, never timed.
 
 A crowded room (messages in rounds) is in tests/acceptance/test_groups.py, for every
 step with rooms. The burst here sends everything at once, with no rounds: a layer
 with a mailbox capacity (channels_redis' default layer: 100 messages per server
-process) drops most of it, so it runs from the step whose layer has none.
+process) drops most of it, so it runs from the step whose layer has none. Sockets
+left idle for a minute: tests/acceptance/test_idle_sockets.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import pytest
 
-from tests.chat_client import burst_across_rooms, chat_message, join, next_frame, say
+from tests.chat_client import burst_across_rooms
 
-pytestmark = pytest.mark.slow
-
-
-async def join_all(stack: contextlib.AsyncExitStack, server, rooms: list[str]) -> list:
-    return [await stack.enter_async_context(join(server, room)) for room in rooms]
+pytestmark = [pytest.mark.needs("burst"), pytest.mark.slow]
 
 
-@pytest.mark.needs("reconnect")
-def test_sockets_idle_for_60_seconds_stay_open_and_receive(server):
-    # redis-py 8 cut idle sockets off after about 5 s (channels_redis#422); Daphne pings
-    # every 20 s and gives up after 30 s without an answer. 60 s covers both.
-    async def scenario():
-        async with contextlib.AsyncExitStack() as stack:
-            idle = await join_all(stack, server, ["idle-60"] * 3)
-            await asyncio.sleep(60)
-            talker = await stack.enter_async_context(join(server, "idle-60"))
-            await say(talker, "still there after a minute?")
-            for socket in [*idle, talker]:
-                assert await next_frame(socket) == chat_message(
-                    server, "still there after a minute?"
-                )
-            # And an idle socket can still talk.
-            await say(idle[0], "yes")
-            for socket in [*idle, talker]:
-                assert await next_frame(socket) == chat_message(server, "yes")
-
-    asyncio.run(scenario())
-
-
-@pytest.mark.needs("burst")
 def test_a_burst_across_20_rooms_loses_nothing_and_keeps_each_senders_order(start_server):
     # 200 clients in 20 rooms of 10 all press Enter 5 times at once: 1,000 messages, 10,000
     # deliveries, every one counted. A layer with a 100-message mailbox per process lost

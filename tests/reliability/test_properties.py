@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import unavailable
 from workshop.step_server import copy_project, project_env
 
-pytestmark = pytest.mark.needs("reconnect")
+pytestmark = pytest.mark.needs("hostile-input")
 
 DRIVER = pathlib.Path(__file__).with_name("property_driver.py")
 MAX_EXAMPLES = 300  # about 15 s on a busy laptop; derandomized, so the same every run

@@ -180,9 +180,7 @@ def run_check(step: Step, path: str | None = None, full: bool = False) -> int:
     env = dict(os.environ, WORKSHOP_CHECK_EVENTS=str(events_path), PYTHONUNBUFFERED="1")
     env.pop("WORKSHOP_COVERAGE", None)  # a student's folder is not the lesson's code
     if not full:
-        _say(
-            "(The slow tests are left out: an idle socket for 15 s, a 50-client load test. --full)"
-        )
+        _say("(The slow tests are left out: sockets idle for a minute, a load test. --full)")
     command = pytest_command(step, project, full, basetemp=scratch / "tmp")
     progress = Progress(events_path)
     with open(log_path, "wb") as log:

@@ -1,4 +1,10 @@
-"""`python -m workshop test`: the repository's whole test suite, with step-code coverage."""
+"""`python -m workshop test`: the repository's test suite, whole or for some steps.
+
+The whole suite ends with the coverage gate (every line of step code executed).
+--step N and --changed run what concerns some steps (workshop/test_selection.py);
+--python X.Y and --latest test the last step on another interpreter or on the newest
+releases of its packages (workshop/python_lanes.py).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,18 @@ import time
 from .. import coverage_report
 from ..browser import INSTALL_HINT as BROWSER_HINT
 from ..browser import chromium_paths
-from ..manifest import REPO_ROOT
+from ..manifest import REPO_ROOT, Step, get_step, load_steps
+from ..python_lanes import LATEST_PYTHON, run_lane
 from ..redis_server import INSTALL_HINT as REDIS_HINT
 from ..redis_server import find_redis_server
 from ..temp_leftovers import watched_temp_dir
+from ..test_selection import (
+    SelectionError,
+    changed_paths,
+    classify,
+    describe,
+    pytest_args_for_steps,
+)
 
 
 def _say(message: str) -> None:
@@ -31,30 +45,40 @@ def missing_prerequisites() -> list[str]:
     return missing
 
 
-def run_suite(pytest_args: list[str], workers: str = "2") -> int:
+def _prerequisites_stop_the_run(in_ci: bool) -> bool:
     missing = missing_prerequisites()
-    in_ci = os.environ.get("CI", "").lower() == "true"
     for item in missing:
         _say(f"MISSING: {item}")
     if missing and in_ci:
         _say("CI=true: nothing that matters may be skipped, so the run stops here.")
-        return 3
+        return True
     if missing:
         _say("Tests that need what is missing will be skipped; each skip says what to install.")
+    return False
 
-    env = dict(os.environ)
-    env["WORKSHOP_COVERAGE"] = "1"  # tests/conftest.py runs Daphne under coverage.py
-    env["COVERAGE_FILE"] = str(coverage_report.DATA_FILE)
-    coverage_report.erase()
-    command = [sys.executable, "-m", "pytest", "-n", workers, "--dist", "loadgroup", *pytest_args]
+
+def _pytest(args: list[str], workers: str, env: dict[str, str] | None = None) -> int:
+    """pytest on `workers` workers, in a temp folder of its own that it must leave empty."""
+    env = dict(os.environ) if env is None else env
+    command = [sys.executable, "-m", "pytest", "-n", workers, *args]
     _say(f"Running: {' '.join(command[1:])}")
-    started = time.monotonic()
     with watched_temp_dir(env) as leftovers:
         code = subprocess.call(command, cwd=REPO_ROOT, env=env)
     if leftovers:
         _say("Left in the temp folder (now removed; the test that made them must clean up):")
         _say(f"  {', '.join(leftovers)}")
         code = code or 6  # 4 is the coverage gate below
+    return code
+
+
+def run_suite(pytest_args: list[str], workers: str = "2") -> int:
+    """The whole suite, with the gate: every line of step code executed by some test."""
+    env = dict(os.environ)
+    env["WORKSHOP_COVERAGE"] = "1"  # tests/conftest.py runs Daphne under coverage.py
+    env["COVERAGE_FILE"] = str(coverage_report.DATA_FILE)
+    coverage_report.erase()
+    started = time.monotonic()
+    code = _pytest(pytest_args, workers, env)
     elapsed = time.monotonic() - started
     unexplained = coverage_report.combine_and_report()
     if unexplained and not pytest_args:  # only the whole suite must reach every line
@@ -65,3 +89,59 @@ def run_suite(pytest_args: list[str], workers: str = "2") -> int:
         code = code or 4
     _say(f"Test suite finished in {elapsed:.0f} s with exit code {code}.")
     return code
+
+
+def run_steps(steps: list[Step], pytest_args: list[str], workers: str = "2") -> int:
+    """Everything that concerns these steps (no coverage gate: that is the whole suite's)."""
+    started = time.monotonic()
+    code = _pytest([*pytest_args_for_steps(steps), *pytest_args], workers)
+    labels = ", ".join(str(step.number) for step in steps)
+    _say(f"Tests of step(s) {labels} finished in {time.monotonic() - started:.0f} s, exit {code}.")
+    return code
+
+
+def run_changed(base: str, pytest_args: list[str], workers: str = "2") -> int:
+    """The steps and test files that differ from `base`; the whole suite if the tooling did."""
+    try:
+        changes = classify(changed_paths(base))
+    except SelectionError as error:
+        _say(str(error))
+        return 2
+    if changes.nothing:
+        _say(f"Nothing differs from {base}: no test to run.")
+        return 0
+    for line in describe(changes):
+        _say(line)
+    if changes.everything_depends_on:
+        return run_suite(pytest_args, workers)
+    code = run_steps(changes.steps, pytest_args, workers) if changes.steps else 0
+    if changes.test_files:
+        code = _pytest([*changes.test_files, *pytest_args], workers) or code
+    return code
+
+
+def run_lanes(versions: list[str], latest: bool, workers: str, in_ci: bool) -> int:
+    """The last step on other Pythons (--python X.Y), or on the newest releases (--latest)."""
+    last = load_steps()[-1]
+    lanes = [(version, False) for version in versions]
+    if latest:
+        if in_ci:
+            _say("--latest is for maintainers, outside CI: the newest releases change daily.")
+            return 2
+        lanes.append((LATEST_PYTHON, True))
+    codes = [run_lane(version, last, latest_lane, workers, in_ci) for version, latest_lane in lanes]
+    return max(codes, default=0)
+
+
+def run_tests(args) -> int:
+    """`workshop test` and its selections: --step N, --changed, --python X.Y, --latest."""
+    in_ci = os.environ.get("CI", "").lower() == "true"
+    if _prerequisites_stop_the_run(in_ci):
+        return 3
+    if args.python or args.latest:
+        return run_lanes(args.python or [], args.latest, args.workers, in_ci)
+    if args.step:
+        return run_steps([get_step(key) for key in args.step], args.pytest_args, args.workers)
+    if args.changed:
+        return run_changed(args.base, args.pytest_args, args.workers)
+    return run_suite(args.pytest_args, args.workers)
