@@ -2,7 +2,8 @@
 
 `python -m workshop run --production` and tests/production/ start it the same way:
 
-  a copy of the step         migrated, `collectstatic` into a scratch STATIC_ROOT
+  a copy of the step         migrated, `collectstatic` into a scratch STATIC_ROOT; on a step
+                             with users, the demo account (accounts.DEMO)
   Redis                      REDIS_URL if it answers, else a private redis-server
   two Daphne processes       `daphne --proxy-headers`, DEBUG off, settings from the environment
   extra processes            whatever the step's capabilities need (EXTRA_PROCESSES)
@@ -22,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
+from .accounts import DEMO, Account, create_accounts
 from .manifest import Step
 from .ports import free_port
 from .processes import stop_process
@@ -32,9 +34,6 @@ from .step_server import StepServer, copy_project, project_env, run_manage
 OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent / "overrides"
 SERVER_PROCESSES = 2
 
-# The account `run --production` creates for a step that has the "login" capability.
-DEMO_USERNAME = "demo"
-
 
 @dataclasses.dataclass(frozen=True)
 class ExtraProcess:
@@ -44,9 +43,11 @@ class ExtraProcess:
     argv: tuple[str, ...]  # after the Python executable, e.g. ("manage.py", "runworker", "x")
 
 
-# What a capability adds to the stack, given the stack (its env and copy are ready).
-# Part 2 steps register theirs here, e.g. "tasks": a Celery worker.
-EXTRA_PROCESSES: dict[str, Callable[[ProductionStack], list[ExtraProcess]]] = {}
+# The processes a capability adds to the stack, started in the copy with the stack's
+# environment (REDIS_URL, and DATABASE_URL when the caller sets it) once Daphne runs.
+# A step that needs one adds one entry, e.g.
+#   "notifications": (ExtraProcess("runworker", ("manage.py", "runworker", "notify")),),
+EXTRA_PROCESSES: dict[str, tuple[ExtraProcess, ...]] = {}
 
 
 class ProductionServer(StepServer):
@@ -57,7 +58,11 @@ class ProductionServer(StepServer):
 
 
 class ProductionStack:
-    """Start with `with ProductionStack(step) as stack:`; stack.url is the address to open."""
+    """Start with `with ProductionStack(step) as stack:`; stack.url is the address to open.
+
+    Like a StepServer, it has `accounts` (the demo account on a step with users) and the
+    `sessions` logged in so far, so accounts.session_for(stack) logs in through nginx.
+    """
 
     def __init__(
         self,
@@ -76,9 +81,10 @@ class ProductionStack:
         self._exit = contextlib.ExitStack()
         self._scratch_arg = scratch
         self.servers: list[ProductionServer] = []
-        self.extra: list[subprocess.Popen] = []
+        self.extra: dict[str, subprocess.Popen] = {}  # by ExtraProcess.name
         self.nginx: Nginx | None = None
-        self.demo_password: str | None = None
+        self.accounts: tuple[Account, ...] = ()
+        self.sessions: dict[str, str] = {}
 
     # --- where to reach it ------------------------------------------------------------
 
@@ -121,14 +127,15 @@ class ProductionStack:
         self.say(f"Preparing {self.source.name}: migrate, collectstatic ...")
         run_manage(self.copy, "migrate", "--verbosity", "0", env=self.env)
         run_manage(self.copy, "collectstatic", "--noinput", "--verbosity", "0", env=self.env)
-        if "login" in self.step.capabilities:
-            self._create_demo_account()
+        if self.step.has("login"):
+            create_accounts(self.copy, self.env, (DEMO,))
+            self.accounts = (DEMO,)
         ports = [free_port() for _ in range(SERVER_PROCESSES)]
         for port in ports:
             self.say(f"Starting Daphne on 127.0.0.1:{port} ...")
             self.servers.append(ProductionServer(self.copy, self.env, port=port).start())
         for capability in self.step.capabilities:
-            for process in EXTRA_PROCESSES.get(capability, lambda _: [])(self):
+            for process in EXTRA_PROCESSES.get(capability, ()):
                 self._start_extra(process)
         self.say("Starting nginx ...")
         self.nginx = Nginx(self.scratch, ports, self.static_root, port=self.port).start()
@@ -144,34 +151,25 @@ class ProductionStack:
         self.say(f"Started a private redis-server at {server.url}.")
         return server.url
 
-    def _create_demo_account(self) -> None:
-        self.demo_password = secrets.token_urlsafe(9)
-        env = dict(
-            self.env,
-            DJANGO_SUPERUSER_USERNAME=DEMO_USERNAME,
-            DJANGO_SUPERUSER_PASSWORD=self.demo_password,
-            DJANGO_SUPERUSER_EMAIL="demo@example.com",
-        )
-        run_manage(self.copy, "createsuperuser", "--noinput", env=env)
-
     def _start_extra(self, process: ExtraProcess) -> None:
         self.say(f"Starting {process.name} ...")
-        with open(self.scratch / f"{process.name}.log", "ab") as log:
-            self.extra.append(
-                subprocess.Popen(
-                    [sys.executable, *process.argv],
-                    cwd=self.copy,
-                    env=self.env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+        with open(self._extra_log(process.name), "ab") as log:
+            self.extra[process.name] = subprocess.Popen(
+                [sys.executable, *process.argv],
+                cwd=self.copy,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
+
+    def _extra_log(self, name: str) -> pathlib.Path:
+        return self.scratch / f"{name}.log"
 
     def close(self) -> None:
         """Stop everything this stack started (nginx first, Redis last)."""
         if self.nginx is not None:
             self.nginx.stop()
-        for process in self.extra:
+        for process in self.extra.values():
             stop_process(process)
         for server in self.servers:
             server.stop()
@@ -202,7 +200,7 @@ class ProductionStack:
         """Block until one of the stack's processes exits; returns which one."""
         while True:
             named = [(f"Daphne on port {s.port}", s.process) for s in self.servers]
-            named += [(f"process {p.args}", p) for p in self.extra]
+            named += list(self.extra.items())
             named.append(("nginx", self.nginx.process))
             for name, process in named:
                 if process is None or process.poll() is not None:
@@ -214,4 +212,6 @@ class ProductionStack:
         parts = [f"--- {server.log_path.name}\n{server.log_text()}" for server in self.servers]
         if self.nginx is not None:
             parts.append(f"--- nginx\n{self.nginx.log_text()}")
+        for name in self.extra:
+            parts.append(f"--- {name}\n{self._extra_log(name).read_text(errors='replace')}")
         return "\n".join(parts)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from .accounts import cookie_header, session_for
 from .bench.load import Room, combine
 from .bench.report import text_table
 from .bench.runner import run_async, say
@@ -46,9 +47,9 @@ def _row(route: str, load: str, result, latency=None) -> dict:
     }
 
 
-async def crowd(servers: list[str], members: int, rate: float, seconds: float):
+async def crowd(servers: list[str], cookie: str | None, members: int, rate: float, seconds: float):
     """One room of `members`: (paced result, burst result)."""
-    room = await Room.join("crowd", servers, members)
+    room = await Room.join("crowd", servers, members, cookie=cookie)
     try:
         await room.warm_up()
         paced = await room.paced(rate, seconds)
@@ -58,11 +59,14 @@ async def crowd(servers: list[str], members: int, rate: float, seconds: float):
         await room.close()
 
 
-async def rooms(servers: list[str], count: int, members: int, seconds: float):
+async def rooms(servers: list[str], cookie: str | None, count: int, members: int, seconds: float):
     """`count` rooms of `members`, bursting at the same time: their combined result."""
     # One sender and one message in flight per room: all rooms' members of one Daphne
     # process share its mailbox (capacity 100), and a bigger burst would overflow it.
-    joined = [await Room.join(f"room-{n}", servers, members, senders=1) for n in range(count)]
+    joined = [
+        await Room.join(f"room-{n}", servers, members, senders=1, cookie=cookie)
+        for n in range(count)
+    ]
     try:
         for room in joined:
             await room.warm_up()
@@ -79,17 +83,20 @@ def measure(stack: ProductionStack, args) -> list[dict]:
         f"direct, {len(stack.servers)} x Daphne": [server.url for server in stack.servers],
         "through nginx": [stack.url],
     }
+    # On a step with users every member is the demo account, logged in through nginx (a
+    # session lives in the database, so the same cookie works on each Daphne directly).
+    cookie = cookie_header(session_for(stack))
     rows = []
     for round_number in range(args.repeat):
         for route, servers in routes.items():
             say(f"round {round_number + 1}: {route}: {args.members}-member room ...")
             paced, burst = run_async(
-                lambda s=servers: crowd(s, args.members, args.rate, args.seconds)
+                lambda s=servers: crowd(s, cookie, args.members, args.rate, args.seconds)
             )
             rows.append(_row(route, f"{args.members}-member room, paced", paced, paced))
             rows.append(_row(route, f"{args.members}-member room, burst", burst))
             say(f"round {round_number + 1}: {route}: {args.rooms} rooms at once ...")
-            combined = run_async(lambda s=servers: rooms(s, args.rooms, 10, args.seconds))
+            combined = run_async(lambda s=servers: rooms(s, cookie, args.rooms, 10, args.seconds))
             rows.append(_row(route, f"{args.rooms} rooms of 10, burst", combined))
     return rows
 

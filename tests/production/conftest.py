@@ -2,8 +2,9 @@
 
 nginx in front of two Daphne processes of the last step, one Redis, DEBUG off: what
 docs/production.md describes, from the nginx file it shows. The tests of test_stack.py are
-in one xdist group, so one worker starts the stack once and runs them in file order (the
-rolling restart last).
+about no step in particular, so one worker takes the whole file (tests/conftest.py's
+scheduler), starts the stack once and runs them in file order (the rolling restart last).
+On a step with users, the stack has the demo account and the tests log in through nginx.
 """
 
 from __future__ import annotations
@@ -18,12 +19,6 @@ from workshop.production_nginx import INSTALL_HINT, find_nginx
 from .members import IdleMember
 
 LAST_STEP = load_steps()[-1]
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/production/test_stack.py" in item.nodeid:
-            item.add_marker(pytest.mark.xdist_group("production"))
 
 
 def require_nginx() -> None:

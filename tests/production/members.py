@@ -17,14 +17,23 @@ import time
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from workshop.accounts import cookie_header, session_for
+
 RECONNECT_DELAY = 0.2  # seconds; the page waits 0.25 to 8 s, the test need not
 
 
 def open_socket(stack, room: str):
-    """A socket through nginx with the page's origin. No client pings: a browser sends
-    none, so only the server's pings keep an idle socket alive through the proxy."""
+    """A socket through nginx with the page's origin and, on a step with users, the
+    session cookie of the stack's demo account (logged in through nginx once). No client
+    pings: a browser sends none, so only the server's pings keep an idle socket alive
+    through the proxy."""
+    cookie = cookie_header(session_for(stack))
     return connect(
-        stack.ws_url(f"/ws/chat/{room}/"), origin=stack.url, open_timeout=10, ping_interval=None
+        stack.ws_url(f"/ws/chat/{room}/"),
+        origin=stack.url,
+        additional_headers=[("Cookie", cookie)] if cookie else None,
+        open_timeout=10,
+        ping_interval=None,
     )
 
 

@@ -10,11 +10,12 @@ import sys
 import pytest
 
 from tests.workshop_command import closed_redis_url, workshop
+from workshop.accounts import DEMO, log_in
 from workshop.manifest import REPO_ROOT
 from workshop.ports import free_port
 from workshop.processes import wait_until
 
-from .conftest import require_nginx
+from .conftest import LAST_STEP, require_nginx
 from .test_stack import fetch
 
 
@@ -55,7 +56,12 @@ def test_it_serves_the_last_step_behind_nginx_and_ctrl_c_stops_everything(tmp_pa
         assert served, log_path.read_text()
         status, headers, _ = fetch(url + "/static/admin/css/base.css")
         assert status == 200 and headers["Server"].startswith("nginx")
-        assert f"Open {url}/chat/" in log_path.read_text()
+        banner = log_path.read_text()
+        assert f"Open {url}/chat/" in banner
+        if LAST_STEP.has("login"):
+            # The account the banner names logs in through nginx.
+            assert f"Log in as {DEMO.username!r} with the password {DEMO.password!r}" in banner
+            assert log_in(url, DEMO)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)

@@ -15,8 +15,10 @@ import urllib.request
 
 import pytest
 
-from tests.chat_client import join, next_frame, say
+from tests.chat_client import chat_message, close_code, join, next_frame, say
 from tests.pages import chat_log, open_room, post_message, text_of, wait_until_log_contains
+from workshop.accounts import LOGIN_PATH
+from workshop.accounts import fetch as fetch_page
 from workshop.processes import wait_until
 from workshop.production_nginx import SITE_CONFIG
 
@@ -24,6 +26,7 @@ from .members import Member
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
+NOT_LOGGED_IN = 4401  # the close code of a step with users (chat/consumers.py)
 NGINX_DEFAULT_READ_TIMEOUT = 60  # seconds, when the site file sets no proxy_read_timeout
 RECONNECT_SECONDS = 20
 
@@ -54,17 +57,32 @@ def test_the_page_and_sockets_work_through_nginx_on_both_servers(stack, browser)
 
     async def scenario():
         async with join(stack, "through-nginx") as alice, join(stack, "through-nginx") as bob:
-            await say(alice, "hello through nginx")
-            assert await next_frame(bob) == {"message": "hello through nginx"}
-            await asyncio.to_thread(wait_until_log_contains, browser, "hello through nginx")
-            await asyncio.to_thread(post_message, browser, "the page answers")
-            assert await next_frame(alice) == {"message": "hello through nginx"}
-            assert await next_frame(alice) == {"message": "the page answers"}
-            assert await next_frame(bob) == {"message": "the page answers"}
+            hello = chat_message(stack, "hello through nginx")
+            answer = chat_message(stack, "the page answers")  # the page is logged in alike
+            await say(alice, hello["message"])
+            assert await next_frame(bob) == hello
+            await asyncio.to_thread(wait_until_log_contains, browser, hello["message"])
+            await asyncio.to_thread(post_message, browser, answer["message"])
+            assert await next_frame(alice) == hello
+            assert await next_frame(alice) == answer
+            assert await next_frame(bob) == answer
 
     asyncio.run(scenario())
     # nginx shares the sockets out between the processes: the room spans both.
     assert servers_holding(stack, "through-nginx") == [0, 1]
+
+
+def test_through_nginx_a_visitor_is_asked_to_log_in_and_an_anonymous_socket_refused(stack):
+    if not stack.accounts:
+        pytest.skip(f"{stack.step.folder} has no users")
+    _, final_url, _ = fetch_page(stack.url + "/chat/")
+    assert final_url == f"{stack.url}{LOGIN_PATH}?next=/chat/", final_url
+
+    async def scenario():
+        async with join(stack, "anonymous", session=None) as anonymous:
+            return await close_code(anonymous)
+
+    assert asyncio.run(scenario()) == NOT_LOGGED_IN
 
 
 def test_static_files_come_from_nginx_with_debug_off(stack):
@@ -144,7 +162,7 @@ def test_a_socket_idle_longer_than_nginx_read_timeout_stays_open(stack, idle_mem
         f"the socket idle for {idle_for:.0f} s was closed (code {idle_member.close_code}): "
         f"{idle_member.error!r}"
     )
-    assert idle_member.echo == {"message": "still here"}
+    assert idle_member.echo == chat_message(stack, "still here")
 
 
 def test_a_rolling_restart_loses_no_message_a_connected_member_sent(stack):

@@ -143,12 +143,15 @@ class _Tracker:
         )
 
 
-async def _open(url: str, origin: str, gate: asyncio.Semaphore) -> ClientConnection:
+async def _open(
+    url: str, origin: str, gate: asyncio.Semaphore, cookie: str | None
+) -> ClientConnection:
     async with gate:
         try:
             return await connect(
                 url,
                 origin=origin,
+                additional_headers=[("Cookie", cookie)] if cookie else None,
                 open_timeout=CONNECT_TIMEOUT,
                 close_timeout=2,
                 ping_interval=None,  # no keep-alive pings during a measurement
@@ -176,14 +179,22 @@ class Room:
         self._seq: dict[tuple[str, int], int] = {}
 
     @classmethod
-    async def join(cls, name: str, servers: Sequence[str], members: int, senders: int = 10) -> Room:
-        """Open `members` sockets to ws://<server>/ws/chat/<name>/; servers are http:// URLs."""
+    async def join(
+        cls,
+        name: str,
+        servers: Sequence[str],
+        members: int,
+        senders: int = 10,
+        cookie: str | None = None,
+    ) -> Room:
+        """Open `members` sockets to ws://<server>/ws/chat/<name>/; servers are http:// URLs.
+        cookie: the Cookie header every socket sends (a session, on a step with users)."""
         gate = asyncio.Semaphore(CONNECTS_AT_ONCE)
         tasks = []
         for index in range(members):
             http_url = servers[index % len(servers)]
             ws_url = "ws://" + http_url.removeprefix("http://") + f"/ws/chat/{name}/"
-            tasks.append(asyncio.ensure_future(_open(ws_url, http_url, gate)))
+            tasks.append(asyncio.ensure_future(_open(ws_url, http_url, gate, cookie)))
         done = await asyncio.gather(*tasks, return_exceptions=True)
         errors = [result for result in done if isinstance(result, BaseException)]
         if errors:

@@ -29,6 +29,13 @@ def _say(message: str) -> None:
     print(f"[workshop] {message}", flush=True)
 
 
+def _say_demo_account() -> None:
+    _say(
+        f"Log in as {DEMO.username!r} with the password {DEMO.password!r} (a demo "
+        "account in this run's scratch database), or sign up for more."
+    )
+
+
 def choose_channel_layer(stack: contextlib.ExitStack) -> str | None:
     """A Redis URL to use (REDIS_URL, a local Redis, or one we start), or None for in-memory."""
     url = configured_url()
@@ -93,10 +100,7 @@ def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None)
         _say(f"Step {step.number}: {step.title}")
         _say(f"Open http://127.0.0.1:{port}/chat/ in your browser. Ctrl-C stops the server.")
         if step.has("login"):
-            _say(
-                f"Log in as {DEMO.username!r} with the password {DEMO.password!r} (a demo "
-                "account in this run's scratch database), or sign up for more."
-            )
+            _say_demo_account()
         try:
             return subprocess.call(
                 [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
@@ -110,7 +114,7 @@ def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None)
 
 def serve_production(step: Step, port: int = 8000) -> int:
     """The step behind nginx, as docs/production.md runs it, until Ctrl-C; an exit code."""
-    from ..production import DEMO_USERNAME, ProductionStack
+    from ..production import ProductionStack
     from ..production_nginx import INSTALL_HINT as NGINX_HINT
     from ..production_nginx import NginxUnavailable, find_nginx
 
@@ -131,8 +135,8 @@ def serve_production(step: Step, port: int = 8000) -> int:
             _say(
                 f"nginx on port {port} passes to Daphne on {ports}; one Redis at {stack.redis_url}."
             )
-            if stack.demo_password:
-                _say(f"Log in as {DEMO_USERNAME!r} with password {stack.demo_password!r}.")
+            if stack.accounts:
+                _say_demo_account()
             _say(f"Open {stack.url}/chat/ in your browser. Ctrl-C stops everything.")
             exited = stack.wait()
             _say(f"{exited} exited by itself; stopping everything. Its log ends:")
