@@ -1,14 +1,24 @@
 """Step 05's own tests (what the student writes) pass in a copy of the step, and the
-bad-input tests really fail against step 04's consumer: red, fix, green."""
+bad-input tests really fail against the same consumer without its input checks: red, fix,
+green."""
 
 import re
+import subprocess
 
 import pytest
 
-from workshop.manifest import get_step
 from workshop.step_server import StepServerError, copy_project, project_env, run_manage
 
 pytestmark = pytest.mark.needs("student-tests")
+
+
+# Appended to a step's chat/consumers.py: a later definition replaces the step's own, so
+# the consumer parses frames as the official tutorial does, with no checks.
+WITHOUT_INPUT_CHECKS = """
+
+def parse_chat_message(text_data):
+    return json.loads(text_data)["message"]
+"""
 
 
 def ran_count(output: str) -> int:
@@ -32,48 +42,47 @@ def test_the_steps_own_suite_passes(step, tmp_path, redis_url, step_python):
 def test_the_bad_input_tests_fail_against_a_consumer_without_input_checks(
     step, tmp_path, step_python
 ):
-    # The last step before input checks arrived (step 04): its consumer must fail them.
-    earlier = [get_step(n) for n in range(1, step.step.number)]
-    previous = [s for s in earlier if s.has("groups") and not s.has("input-checks")][-1]
+    # The step's own consumer with the tutorial's parsing put back (no checks at all):
+    # the bad-input tests must fail against it, and only they.
     copy = copy_project(step.source, tmp_path)
-    consumer = (previous.path / "chat" / "consumers.py").read_text()
-    # The tests import the limit (from step 06 on the close codes, from step 08 the
-    # history length); the old consumer has none of them, so give it the same ones.
-    constants = (
-        "\nMAX_MESSAGE_LENGTH = 1000\nLAYER_UNAVAILABLE = 4503\nNOT_LOGGED_IN = 4401\n"
-        "HISTORY_LENGTH = 50\n"
+    consumer = copy / "chat" / "consumers.py"
+    consumer.write_text(consumer.read_text() + WITHOUT_INPUT_CHECKS)
+    # Not run_manage(): its error keeps only the output's tail, and the failures' names
+    # are all needed here.
+    result = subprocess.run(
+        [step_python, "manage.py", "test", "--noinput", "chat.tests.test_consumers"],
+        cwd=copy,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    (copy / "chat" / "consumers.py").write_text(consumer + constants)
-    with pytest.raises(StepServerError) as failed:
-        run_manage(
-            copy,
-            "test",
-            "--noinput",
-            "chat.tests.test_consumers",
-            env=project_env(),
-            timeout=300,
-            python=step_python,
-        )
-    output = str(failed.value)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, f"the bad-input tests passed without input checks:\n{output}"
     match = re.search(r"FAILED \((?:failures=(\d+))?(?:, )?(?:errors=(\d+))?\)", output)
     assert match, output
     failures = sum(int(n) for n in match.groups() if n)
-    assert failures >= 8, f"expected the 8 bad-input tests to fail, got {failures}:\n{output}"
-    # Red for the right reason: only the bad-input tests fail; chatting still works.
-    assert failed_test_classes(output) == {"BadInputTests"}, output
+    # 7 of the 8: the lone surrogate passes, since the in-memory layer these tests use
+    # never encodes it (on Redis it crashes the consumer; the acceptance tests check that).
+    assert failures >= 7, f"expected 7 bad-input tests to fail, got {failures}:\n{output}"
+    # Red for the right reason: only tests about refused input fail (the bad-input tests,
+    # and from step 08 "a refused message is not saved"); chatting still works.
+    failed = failed_tests(output)
+    assert {cls for cls, _ in failed} >= {"BadInputTests"}, output
+    assert all(cls == "BadInputTests" or "refused" in name for cls, name in failed), output
 
 
-def failed_test_classes(output: str) -> set[str]:
-    """The classes of the tests unittest reports as FAIL or ERROR.
+def failed_tests(output: str) -> set[tuple[str, str]]:
+    """(class, test) of each test unittest reports as FAIL or ERROR.
 
     Python 3.11+ writes `FAIL: test_x (chat.tests.test_consumers.BadInputTests.test_x)`,
     3.10 `FAIL: test_x (chat.tests.test_consumers.BadInputTests)`.
     """
-    classes = set()
+    failed = set()
     for name, dotted in re.findall(r"^(?:FAIL|ERROR): (\w+) \(([\w.]+)\)$", output, re.M):
         parts = dotted.split(".")
-        classes.add(parts[-2] if parts[-1] == name else parts[-1])
-    return classes
+        failed.add((parts[-2] if parts[-1] == name else parts[-1], name))
+    return failed
 
 
 def test_a_suite_that_finds_no_tests_fails_instead_of_reporting_ok(step, tmp_path):
