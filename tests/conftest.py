@@ -210,6 +210,14 @@ def postgres_server():
 # --- Daphne serving a step -------------------------------------------------------------
 
 
+def prepare_copy(under_test: StepUnderTest, copy: pathlib.Path, env, python: str) -> None:
+    """Make a fresh copy of a step servable: its database migrated and, on a step with
+    users, the test accounts created in it."""
+    run_manage(copy, "migrate", "--verbosity", "0", env=env, python=python)
+    if under_test.has("login"):
+        create_accounts(copy, env, TEST_ACCOUNTS)
+
+
 class ServerPool:
     """Copies of steps, migrated once, each served by Daphne once per test session."""
 
@@ -228,9 +236,7 @@ class ServerPool:
             parent = self.scratch / f"{under_test.step.label}-{len(self.copies)}"
             parent.mkdir()
             copy = copy_project(under_test.source, parent)
-            run_manage(copy, "migrate", "--verbosity", "0", env=env, python=self.python)
-            if under_test.has("login"):
-                create_accounts(copy, env, TEST_ACCOUNTS)
+            prepare_copy(under_test, copy, env, self.python)
             self.copies[under_test] = copy
         return self.copies[under_test]
 

@@ -13,9 +13,9 @@ import signal
 
 import pytest
 
-from tests.chat_client import join, next_frame, say
-from tests.conftest import Runserver
-from tests.reliability.test_faults import LAYER_UNAVAILABLE, close_code
+from tests.chat_client import close_code, join, next_frame, say
+from tests.conftest import Runserver, ServerPool, prepare_copy
+from tests.reliability.test_faults import LAYER_UNAVAILABLE
 from workshop.processes import wait_until
 from workshop.step_server import copy_project, project_env
 
@@ -23,18 +23,21 @@ pytestmark = [pytest.mark.needs("reconnect"), pytest.mark.slow]
 
 
 @pytest.fixture
-def start_runserver(step, tmp_path, private_redis):
+def start_runserver(step, tmp_path, private_redis, step_python):
     """Start `manage.py runserver` on a copy of the step; change_settings edits the copy first.
     Passing the copy of an earlier call starts a second server on the same project."""
     started = []
 
     def start(change_settings=None, copy=None) -> Runserver:
+        env = project_env(private_redis.url)
         if copy is None:
             copy = copy_project(step.source, tmp_path)
             if change_settings:
                 settings = copy / "chatsite" / "settings.py"
                 settings.write_text(change_settings(settings.read_text()))
-        server = Runserver(copy, project_env(private_redis.url)).start()
+            prepare_copy(step, copy, env, step_python)
+        accounts = ServerPool.accounts(step)
+        server = Runserver(copy, env, step_python, accounts=accounts).start()
         started.append(server)
         return server
 
