@@ -16,6 +16,7 @@ from workshop.accounts import DEMO
 from workshop.manifest import REPO_ROOT, get_step, load_steps
 from workshop.ports import free_port
 from workshop.processes import wait_until
+from workshop.temp_leftovers import temp_dir_env
 
 LAST_STEP = load_steps()[-1]
 
@@ -37,6 +38,7 @@ def run_command(tmp_path):
         step = get_step(args[0]) if args else LAST_STEP
         port = free_port()
         env = dict(os.environ, WORKSHOP_NO_VENV="1", PYTHONUNBUFFERED="1", **env_overrides)
+        env.update(temp_dir_env(tmp_path))  # a run stopped by a signal keeps its scratch
         if python != sys.executable:
             del env["WORKSHOP_NO_VENV"]  # a Python outside .venv: the bootstrap re-runs in it
         log_path = tmp_path / f"run-{port}.log"

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from workshop.step_server import StepServerError, copy_project, project_env, run_manage
+from workshop.temp_leftovers import temp_dir_env
 
 pytestmark = pytest.mark.needs("student-tests")
 
@@ -29,7 +30,8 @@ def ran_count(output: str) -> int:
 
 def test_the_steps_own_suite_passes(step, tmp_path, redis_url, step_python):
     copy = copy_project(step.source, tmp_path)
-    env = project_env(redis_url)
+    # Its browser tests' Chromium keeps a profile in the temp folder: the test's own.
+    env = project_env(redis_url, **temp_dir_env(tmp_path))
     result = run_manage(
         copy, "test", "--noinput", "-v", "2", env=env, timeout=600, python=step_python
     )

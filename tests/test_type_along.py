@@ -28,6 +28,7 @@ from workshop.commands.docs import BEGIN, END
 from workshop.diffing import changed_files
 from workshop.manifest import load_steps
 from workshop.step_server import copy_project, project_env, run_manage
+from workshop.temp_leftovers import temp_dir_env
 
 STEPS = load_steps()
 LEFT_OUT_OF_THE_DIFF = "README.md"
@@ -146,7 +147,11 @@ def test_the_folder_built_by_the_readmes_runs_its_own_suite_at_each_step_that_ha
         if step.has("student-tests"):
             # run_manage raises, with the output, when the suite fails.
             result = run_manage(
-                folder, "test", "--noinput", env=project_env(redis_url), timeout=600
+                folder,
+                "test",
+                "--noinput",
+                env=project_env(redis_url, **temp_dir_env(tmp_path)),
+                timeout=600,
             )
             assert ran_count(result.stdout + result.stderr) > 0, step.folder
             suites_run += 1

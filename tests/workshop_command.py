@@ -6,10 +6,12 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 
 from workshop.bootstrap import VENV_DIR
 from workshop.manifest import REPO_ROOT
 from workshop.ports import free_port
+from workshop.temp_leftovers import temp_dir_env
 
 
 def closed_redis_url() -> str:
@@ -35,14 +37,18 @@ def workshop(*args: str, env: dict[str, str] | None = None, timeout: float = 900
     environment.pop("REDIS_URL", None)  # each test says which Redis it means
     environment.update(WORKSHOP_NO_VENV="1", PYTHONUNBUFFERED="1", NO_COLOR="1")
     environment.update(env or {})
-    completed = subprocess.run(
-        [sys.executable, "-m", "workshop", *args],
-        cwd=REPO_ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-    )
+    # A temp folder of its own, removed afterwards: what the command keeps there for a
+    # person to read (check's full output) or loses when stopped is not the test run's.
+    with tempfile.TemporaryDirectory(prefix="command-", ignore_cleanup_errors=True) as temp:
+        environment.update(temp_dir_env(temp))
+        completed = subprocess.run(
+            [sys.executable, "-m", "workshop", *args],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+        )
     completed.output = completed.stdout
     return completed

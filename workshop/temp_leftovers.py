@@ -34,6 +34,14 @@ def _pytest_basetemp_root() -> str:
     return f"pytest-of-{user}"
 
 
+TEMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")  # TEMP and TMP on Windows
+
+
+def temp_dir_env(folder: pathlib.Path | str) -> dict[str, str]:
+    """Environment variables that give a process `folder` as its temp folder."""
+    return dict.fromkeys(TEMP_VARIABLES, str(folder))
+
+
 @contextlib.contextmanager
 def watched_temp_dir(env: dict[str, str], folder: pathlib.Path | None = None):
     """Point env's temp variables at `folder` (run_temp_dir()); yields a list that, after
@@ -45,8 +53,7 @@ def watched_temp_dir(env: dict[str, str], folder: pathlib.Path | None = None):
     for stale in folder.iterdir():  # from a run that was killed
         if stale.name != keep:
             _remove(stale)
-    for variable in ("TMPDIR", "TEMP", "TMP"):
-        env[variable] = str(folder)
+    env.update(temp_dir_env(folder))
     leftovers: list[str] = []
     try:
         yield leftovers

@@ -14,6 +14,7 @@ from workshop.accounts import DEMO, log_in
 from workshop.manifest import REPO_ROOT
 from workshop.ports import free_port
 from workshop.processes import wait_until
+from workshop.temp_leftovers import temp_dir_env
 
 from .conftest import LAST_STEP, require_nginx
 from .test_stack import fetch
@@ -41,6 +42,7 @@ def test_it_serves_the_last_step_behind_nginx_and_ctrl_c_stops_everything(tmp_pa
     port = free_port()
     log_path = tmp_path / "run.log"
     env = dict(os.environ, WORKSHOP_NO_VENV="1", PYTHONUNBUFFERED="1", REDIS_URL=closed_redis_url())
+    env.update(temp_dir_env(tmp_path))  # a run stopped by a signal keeps its scratch
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "workshop", "run", "--production", "--port", str(port)],
