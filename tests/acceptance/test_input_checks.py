@@ -21,6 +21,8 @@ BAD_FRAMES = {
     "blank message": json.dumps({"message": "   "}),
     "over-long message": json.dumps({"message": "x" * (MAX_MESSAGE_LENGTH + 1)}),
     "binary frame": json.dumps({"message": "hello"}).encode(),
+    # JSON may spell half of a two-part character; on Redis it crashed the consumer.
+    "lone surrogate": '{"message": "\\ud800"}',
 }
 
 
