@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,24 +32,33 @@ def bootstrap_python() -> str | None:
     return None
 
 
+CAPTURE = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+
+
 def workshop(*args: str, env: dict[str, str] | None = None, timeout: float = 900):
     """The finished command; .output is its stdout and stderr together."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     environment.pop("REDIS_URL", None)  # each test says which Redis it means
     environment.update(WORKSHOP_NO_VENV="1", PYTHONUNBUFFERED="1", NO_COLOR="1")
     environment.update(env or {})
-    # A temp folder of its own, removed afterwards: what the command keeps there for a
-    # person to read (check's full output) or loses when stopped is not the test run's.
-    with tempfile.TemporaryDirectory(prefix="command-", ignore_cleanup_errors=True) as temp:
-        environment.update(temp_dir_env(temp))
+    command = [sys.executable, "-m", "workshop", *args]
+    if args and args[0] == "check":
+        # check starts Chromium and PostgreSQL, which need the machine's temp folder (a
+        # short path; one the postgres user may enter). It keeps its full output there for
+        # a person to read: here the test has read it, so that folder goes.
+        before = set(pathlib.Path(tempfile.gettempdir()).glob("workshop-check-*"))
         completed = subprocess.run(
-            [sys.executable, "-m", "workshop", *args],
-            cwd=REPO_ROOT,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
+            command, cwd=REPO_ROOT, env=environment, timeout=timeout, **CAPTURE
         )
+        for folder in set(pathlib.Path(tempfile.gettempdir()).glob("workshop-check-*")) - before:
+            shutil.rmtree(folder, ignore_errors=True)
+    else:
+        # A temp folder of its own, removed afterwards: what the command leaves there when
+        # it is stopped (a nested test run's folder, a scratch copy) is not the test run's.
+        with tempfile.TemporaryDirectory(prefix="command-", ignore_cleanup_errors=True) as temp:
+            environment.update(temp_dir_env(temp))
+            completed = subprocess.run(
+                command, cwd=REPO_ROOT, env=environment, timeout=timeout, **CAPTURE
+            )
     completed.output = completed.stdout
     return completed
