@@ -42,23 +42,18 @@ def workshop(*args: str, env: dict[str, str] | None = None, timeout: float = 900
     environment.update(WORKSHOP_NO_VENV="1", PYTHONUNBUFFERED="1", NO_COLOR="1")
     environment.update(env or {})
     command = [sys.executable, "-m", "workshop", *args]
-    if args and args[0] == "check":
-        # check starts Chromium and PostgreSQL, which need the machine's temp folder (a
-        # short path; one the postgres user may enter). It keeps its full output there for
-        # a person to read: here the test has read it, so that folder goes.
-        before = set(pathlib.Path(tempfile.gettempdir()).glob("workshop-check-*"))
+    # A temp folder of its own, removed afterwards: what the command keeps there for a
+    # person to read (check's full output) or leaves when stopped is not the test run's.
+    # Its name is short (Chromium's socket path must stay under 108 bytes) and others may
+    # enter it (PostgreSQL runs as its own user).
+    temp = tempfile.mkdtemp(prefix="c")
+    os.chmod(temp, 0o755)
+    environment.update(temp_dir_env(temp))
+    try:
         completed = subprocess.run(
             command, cwd=REPO_ROOT, env=environment, timeout=timeout, **CAPTURE
         )
-        for folder in set(pathlib.Path(tempfile.gettempdir()).glob("workshop-check-*")) - before:
-            shutil.rmtree(folder, ignore_errors=True)
-    else:
-        # A temp folder of its own, removed afterwards: what the command leaves there when
-        # it is stopped (a nested test run's folder, a scratch copy) is not the test run's.
-        with tempfile.TemporaryDirectory(prefix="command-", ignore_cleanup_errors=True) as temp:
-            environment.update(temp_dir_env(temp))
-            completed = subprocess.run(
-                command, cwd=REPO_ROOT, env=environment, timeout=timeout, **CAPTURE
-            )
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
     completed.output = completed.stdout
     return completed
