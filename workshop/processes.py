@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 
 def wait_until(condition, timeout: float, interval: float = 0.1, process=None) -> bool:
@@ -28,3 +30,15 @@ def stop_process(process: subprocess.Popen, grace: float = 10.0) -> int | None:
             process.kill()
             process.wait(timeout=5)
     return process.returncode
+
+
+def answers_http(url: str) -> bool:
+    """True once something answers HTTP at url, even with an error page (a 404, or
+    nginx's 502 before the servers behind it are up): the server is listening."""
+    try:
+        urllib.request.urlopen(url, timeout=1).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True

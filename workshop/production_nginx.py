@@ -14,13 +14,11 @@ import pathlib
 import re
 import shutil
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 
 from .manifest import REPO_ROOT
 from .ports import free_port
-from .processes import stop_process, wait_until
+from .processes import answers_http, stop_process, wait_until
 
 SITE_CONFIG = REPO_ROOT / "docs" / "production" / "nginx.conf"
 
@@ -145,22 +143,15 @@ class Nginx:
         ]  # fmt: skip
         with open(self.scratch / "nginx-output.log", "ab") as output:
             self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-        if not wait_until(self._answers, timeout, interval=0.1, process=self.process):
+        if not wait_until(
+            lambda: answers_http(self.url + "/chat/"), timeout, interval=0.1, process=self.process
+        ):
             self.stop()
             raise NginxUnavailable(
                 f"nginx did not serve {self.url} within {timeout:.0f} s. Its log:\n"
                 f"{self.log_text()[-3000:]}"
             )
         return self
-
-    def _answers(self) -> bool:
-        try:
-            urllib.request.urlopen(self.url + "/chat/", timeout=1).close()
-        except urllib.error.HTTPError:
-            return True  # nginx answered (a 502 before Daphne is up is still nginx)
-        except OSError:
-            return False
-        return True
 
     def stop(self) -> None:
         if self.process is not None:

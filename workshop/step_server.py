@@ -11,11 +11,9 @@ import pathlib
 import shutil
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
 from .ports import free_port
-from .processes import stop_process, wait_until
+from .processes import answers_http, stop_process, wait_until
 
 # What a copy leaves behind: bytecode and databases belong to the copy; a student's
 # folder (`workshop check`) may also hold a virtual environment or a git repository.
@@ -133,22 +131,15 @@ class StepServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        if not wait_until(self._answers_http, timeout, interval=0.2, process=self.process):
+        if not wait_until(
+            lambda: answers_http(self.url + "/chat/"), timeout, interval=0.2, process=self.process
+        ):
             self.stop()
             raise StepServerError(
                 f"Daphne did not start serving {self.project_dir.name} on {self.url} "
                 f"within {timeout:.0f} s. Its output:\n{self.log_text()[-4000:]}"
             )
         return self
-
-    def _answers_http(self) -> bool:
-        try:
-            urllib.request.urlopen(self.url + "/chat/", timeout=1).close()
-        except urllib.error.HTTPError:
-            return True  # any HTTP answer, even an error page, means it is serving
-        except OSError:
-            return False
-        return True
 
     @property
     def running(self) -> bool:
