@@ -15,7 +15,7 @@ import pytest
 
 from workshop.bench.load import _Tracker
 from workshop.bench.report import FILES, Results
-from workshop.bench.runner import COLUMNS, QUICK, SLOW_COLUMNS
+from workshop.bench.runner import COLUMNS, QUICK, SLOW_COLUMNS, _median_row
 from workshop.bench.servers import CONFIGS, SLOW, SWEEP
 from workshop.manifest import REPO_ROOT
 
@@ -136,3 +136,17 @@ def test_ratios_compare_step04_with_step03_and_the_floor():
     assert ratio["p99_step04_vs_step03"] == 0.5
     assert ratio["throughput_step04_vs_floor"] == 0.25
     assert ratio["p99_step04_vs_floor"] == 4.0
+
+
+def test_repeated_runs_report_medians_and_lost_out_of_every_run():
+    """Three rounds of one cell: times are the median, losses the sum, and "lost X of Y"
+    counts Y over the three rounds too (it once said 26,800 lost of 10,000)."""
+    rounds = [
+        {"p99_ms": p99, "lost": 0, "rooms_burst_lost": lost, "rooms_burst_deliveries": 10_000}
+        for p99, lost in [(120.0, 8_930), (300.0, 8_930), (140.0, 8_940)]
+    ]
+    row = _median_row(rounds)
+    assert row["p99_ms"] == 140.0
+    assert row["rooms_burst_lost"] == 26_800
+    assert row["rooms_burst_deliveries"] == 30_000
+    assert row["repeats"] == 3

@@ -389,7 +389,12 @@ def _progress_line(row: dict) -> str:
     )
 
 
-_SUMMED = ("lost", "reordered", "duplicated", "rooms_burst_lost", "rooms_burst_reordered")
+# Counts are summed over the repeats (a message lost in any run is lost), and so is what
+# they are counted out of, so that "lost X of Y" stays a true fraction.
+_SUMMED = (
+    "lost", "reordered", "duplicated",
+    "rooms_burst_deliveries", "rooms_burst_lost", "rooms_burst_reordered",
+)  # fmt: skip
 
 
 def _median_row(runs: list[dict]) -> dict:
