@@ -40,9 +40,7 @@ def notification_group(user):
 class MentionWorker(SyncConsumer):
     def mentions_find(self, event):
         # Names that are not users, and the sender's own name, notify nobody.
-        mentioned = User.objects.filter(username__in=event["names"]).exclude(
-            pk=event["sender_id"]
-        )
+        mentioned = User.objects.filter(username__in=event["names"]).exclude(pk=event["sender_id"])
         text = f'{event["sender"]} mentioned you in room "{event["room"]}": {event["message"]}'
         for user in mentioned:
             async_to_sync(self.channel_layer.group_send)(

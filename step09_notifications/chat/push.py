@@ -23,4 +23,6 @@ def push_to_group(group, event):
     try:
         async_to_sync(channel_layer.group_send)(group, event)
     except (redis.ConnectionError, redis.TimeoutError) as error:
-        raise CommandError(f"Could not reach the channel layer (is Redis running?): {error}")
+        raise CommandError(
+            f"Could not reach the channel layer (is Redis running?): {error}"
+        ) from error
