@@ -22,6 +22,7 @@ from workshop.manifest import Step, get_step, load_steps
 from workshop.postgres_server import PostgresServer, PostgresUnavailable
 from workshop.redis_server import RedisServer, RedisUnavailable
 from workshop.step_server import StepServer, copy_project, project_env, run_manage
+from workshop.step_worker import StepWorker
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -134,6 +135,7 @@ class ServerPool:
         self.copies: dict[StepUnderTest, pathlib.Path] = {}
         self.servers: dict[StepUnderTest, StepServer] = {}
         self.runservers: dict[StepUnderTest, StepServer] = {}
+        self.workers: dict[StepUnderTest, StepWorker] = {}
         self.extra: list[StepServer] = []
         rcfile = os.environ.get("WORKSHOP_COVERAGE") == "1"
         self.coverage_rcfile = RCFILE if rcfile else None
@@ -182,8 +184,18 @@ class ServerPool:
             self.runservers[under_test] = server
         return server
 
+    def worker(self, under_test: StepUnderTest, redis_url: str) -> StepWorker:
+        """The step's `manage.py runworker mentions` (one per step), restarted when stopped."""
+        worker = self.workers.get(under_test)
+        if worker is None or not worker.running:
+            env = project_env(redis_url)
+            worker = StepWorker(self.copy_of(under_test, env), env, redis_url).start()
+            self.workers[under_test] = worker
+        return worker
+
     def close(self) -> None:
-        for server in [*self.servers.values(), *self.runservers.values(), *self.extra]:
+        servers = [*self.servers.values(), *self.runservers.values(), *self.workers.values()]
+        for server in [*servers, *self.extra]:
             server.stop()
 
 
@@ -244,6 +256,12 @@ def start_server(step, server_pool, request):
 def runserver(step, server_pool, request) -> StepServer:
     """The step under test, started with `python manage.py runserver` (shared per step)."""
     return server_pool.runserver(step, _redis_for(step, request))
+
+
+@pytest.fixture
+def mentions_worker(step, server_pool, redis_url) -> StepWorker:
+    """The step's Channels worker, `manage.py runworker mentions` (shared per step)."""
+    return server_pool.worker(step, redis_url)
 
 
 # --- The servers' own output in a failing test's report ---------------------------------
