@@ -189,8 +189,9 @@ class ServerPool:
         worker = self.workers.get(under_test)
         if worker is None or not worker.running:
             env = project_env(redis_url)
-            worker = StepWorker(self.copy_of(under_test, env), env, redis_url).start()
-            self.workers[under_test] = worker
+            copy = self.copy_of(under_test, env)
+            worker = StepWorker(copy, env, redis_url, coverage_rcfile=self.coverage_rcfile)
+            self.workers[under_test] = worker.start()
         return worker
 
     def close(self) -> None:

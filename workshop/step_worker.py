@@ -8,6 +8,8 @@ start one beside Daphne, with the same environment (the same Redis).
 from __future__ import annotations
 
 import pathlib
+import signal
+import subprocess
 
 import redis
 
@@ -51,3 +53,14 @@ class StepWorker(StepServer):
 
     def not_ready(self) -> str:
         return f"`manage.py runworker {self.channel}` did not start reading its channel"
+
+    def stop(self, grace: float = 10.0) -> int | None:
+        # Ctrl-C, as a student stops it: runworker then exits normally, and
+        # coverage.py (when measuring) saves what it saw. SIGTERM would not.
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass  # StepServer.stop terminates it, then kills it
+        return super().stop(grace)

@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import uuid
 
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.chat_client import join, next_frame, open_socket, say
+from tests.chat_client import close_code, join, next_frame, open_socket, say
 from tests.pages import log_in_with_form, on_login_page, post_message, text_of, wait_for
 from workshop.accounts import ALICE, BOB, LOGIN_PATH, STUDENT, session_for
 from workshop.ports import free_port
@@ -25,6 +24,7 @@ from workshop.step_server import project_env
 
 pytestmark = pytest.mark.needs("notifications")
 
+NOT_LOGGED_IN = 4401  # the close code of step 07 (chat/consumers.py)
 # How long a mention or a command may take to reach a page.
 DELIVERY_SECONDS = 1.0
 # How long the sender's consumer waits for the worker before saying it did not answer.
@@ -36,9 +36,12 @@ def notifications_of(server, account):
 
 
 def manage(server, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`python manage.py ARGS` in the served copy, as another terminal runs it."""
+    """`python manage.py ARGS` in the served copy, as another terminal runs it.
+
+    Under coverage.py when the server is (server.python()), so the commands count too.
+    """
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [*server.python(), "manage.py", *args],
         cwd=server.project_dir,
         env=env or server.env,
         capture_output=True,
@@ -58,6 +61,14 @@ async def nothing_arrives(socket, seconds: float) -> bool:
 
 def new_room() -> str:
     return f"notify-{uuid.uuid4().hex[:8]}"
+
+
+def test_an_anonymous_notification_socket_is_closed_with_4401(server):
+    async def scenario():
+        async with open_socket(server, "/ws/notifications/", session=None) as anonymous:
+            assert await close_code(anonymous) == NOT_LOGGED_IN
+
+    asyncio.run(scenario())
 
 
 def test_notify_reaches_the_users_open_page_within_a_second(server):
