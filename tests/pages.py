@@ -72,5 +72,10 @@ def chat_log(browser) -> str:
     return browser.find_element(By.ID, "chat-log").get_property("value")
 
 
+def chat_log_lines_without_times(browser) -> list[str]:
+    """The log's lines from step 08 on, without their times: "14:05 alice: hi" is "alice: hi"."""
+    return [line.split(" ", 1)[1] for line in chat_log(browser).splitlines()]
+
+
 def wait_until_log_contains(browser, text: str) -> None:
     wait_for(browser, lambda: text in chat_log(browser), f"{text!r} never reached the chat log")

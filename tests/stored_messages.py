@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import pathlib
 
@@ -25,6 +26,13 @@ def stored_messages(server: StepServer, room: str) -> list[tuple[int, str, str]]
         server.project_dir, "shell", "-c", _DUMP_ROOM, env={**server.env, "WORKSHOP_ROOM": room}
     )
     return [tuple(row) for row in json.loads(result.stdout.strip().splitlines()[-1])]
+
+
+def assert_stored_once(server: StepServer, room: str, sent_by: dict[int, list[str]]) -> None:
+    """Every text in sent_by is stored in room exactly once, and nothing else is."""
+    stored = collections.Counter(text for _, _, text in stored_messages(server, room))
+    sent = collections.Counter(text for texts in sent_by.values() for text in texts)
+    assert stored == sent, f"stored twice: {+(stored - sent)}; not stored: {+(sent - stored)}"
 
 
 def serve_on_postgres(

@@ -14,6 +14,7 @@ from tests.chat_client import (
     say,
 )
 from tests.pages import open_room, open_room_in_new_window, post_message, wait_until_log_contains
+from tests.stored_messages import assert_stored_once
 
 pytestmark = pytest.mark.needs("groups")
 
@@ -98,3 +99,5 @@ def test_a_crowded_room_gets_every_message_in_order_per_sender(step, start_serve
         chat_in_rounds(server, "crowd", clients=clients, senders=senders, rounds=rounds)
     )
     assert_all_delivered_in_order(sent_by, received)
+    if step.has("history"):  # step 08 on: and each message stored once
+        assert_stored_once(server, "crowd", sent_by)

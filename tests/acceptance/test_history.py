@@ -12,7 +12,14 @@ import uuid
 import pytest
 
 from tests.chat_client import join, next_frame, next_history, nothing_arrives, say
-from tests.pages import chat_log, open_room, post_message, text_of, wait_for
+from tests.pages import (
+    chat_log,
+    chat_log_lines_without_times,
+    open_room,
+    post_message,
+    text_of,
+    wait_for,
+)
 from tests.stored_messages import serve_on_postgres, stored_messages
 from workshop.accounts import ALICE, BOB, session_for
 
@@ -102,11 +109,6 @@ def test_the_history_is_the_last_50_oldest_first(server):
     assert [frame["message"] for frame in history] == texts[-HISTORY_LENGTH:]
 
 
-def log_lines(browser) -> list[str]:
-    """The page's log without the times: "14:05 alice: hi" is "alice: hi"."""
-    return [line.split(" ", 1)[1] for line in chat_log(browser).splitlines()]
-
-
 def test_a_reload_shows_the_log_each_line_once(server, browser):
     room = new_room()
     open_room(browser, server, room)
@@ -118,4 +120,4 @@ def test_a_reload_shows_the_log_each_line_once(server, browser):
     browser.refresh()
     wait_for(browser, lambda: text_of(browser, "connection-status").startswith("Connected"), "")
     wait_for(browser, lambda: f"{me}: second" in chat_log(browser), "no history after a reload")
-    assert log_lines(browser) == [f"{me}: first", f"{me}: second"]
+    assert chat_log_lines_without_times(browser) == [f"{me}: first", f"{me}: second"]

@@ -1,18 +1,25 @@
 """History under load and faults (step 08 on): nothing lost, nothing stored or shown twice.
 
-The load test runs on SQLite and on a real PostgreSQL; counted, never timed.
+The load test runs on a real PostgreSQL (test_groups.py's crowded room checks the same on
+SQLite); counted, never timed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 
 import pytest
 
 from tests.chat_client import assert_all_delivered_in_order, chat_in_rounds
-from tests.pages import chat_log, open_room, post_message, text_of, wait_for
-from tests.stored_messages import serve_on_postgres, stored_messages
+from tests.pages import (
+    chat_log,
+    chat_log_lines_without_times,
+    open_room,
+    post_message,
+    text_of,
+    wait_for,
+)
+from tests.stored_messages import assert_stored_once, serve_on_postgres
 from workshop.processes import wait_until
 from workshop.step_server import run_manage
 
@@ -22,29 +29,21 @@ pytestmark = [pytest.mark.needs("history"), pytest.mark.slow]
 RECONNECT_SECONDS = 20
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def load_server(request, step, start_server, tmp_path):
-    """A Daphne of its own for a load test (no coverage), on SQLite, then on PostgreSQL."""
-    if request.param == "sqlite":
-        yield start_server(measure=False)
-        return
-    postgres = request.getfixturevalue("postgres_server")
-    redis_url = request.getfixturevalue("redis_url")
-    server = serve_on_postgres(step.source, postgres, redis_url, tmp_path)
-    yield server
-    server.stop()
-
-
-def test_200_clients_get_all_200_messages_and_each_is_stored_once(load_server):
-    # As test_load.py's crowd test: 40 senders x 5 rounds = 200 messages to 200 clients.
-    room = "crowd-stored"
-    sent_by, received = asyncio.run(
-        chat_in_rounds(load_server, room, clients=200, senders=40, rounds=5)
-    )
+def test_on_postgresql_200_clients_get_all_200_messages_and_each_is_stored_once(
+    step, postgres_server, redis_url, tmp_path
+):
+    # test_groups.py's crowded room, which checks the same on SQLite, served on PostgreSQL:
+    # 40 senders x 5 rounds = 200 messages to 200 clients.
+    server = serve_on_postgres(step.source, postgres_server, redis_url, tmp_path)
+    try:
+        room = "crowd-stored"
+        sent_by, received = asyncio.run(
+            chat_in_rounds(server, room, clients=200, senders=40, rounds=5)
+        )
+    finally:
+        server.stop()
     assert_all_delivered_in_order(sent_by, received)
-    stored = collections.Counter(text for _, _, text in stored_messages(load_server, room))
-    sent = collections.Counter(text for texts in sent_by.values() for text in texts)
-    assert stored == sent, f"stored twice: {+(stored - sent)}; not stored: {+(sent - stored)}"
+    assert_stored_once(server, room, sent_by)
 
 
 # Saved straight into the database, as if said while the page was away.
@@ -78,8 +77,7 @@ def test_after_a_redis_restart_the_page_shows_each_line_once_and_what_it_missed(
 
     post_message(browser, "after the restart")
     wait_for(browser, lambda: "after the restart" in chat_log(browser), "not shown after")
-    lines = [line.split(" ", 1)[1] for line in chat_log(browser).splitlines()]
-    assert lines == [
+    assert chat_log_lines_without_times(browser) == [
         f"{me}: before the restart",
         "alice: said while you were away",
         f"{me}: after the restart",
