@@ -286,3 +286,18 @@ def test_settings_that_do_not_import_are_shown_with_the_error(tmp_path):
 def test_pins_are_read_with_extras_and_comments():
     lines = ["uvicorn[standard]==0.54.0", "Django==5.2.19  # LTS", "# a comment", "redis<8"]
     assert read_pins(lines) == {"uvicorn": "0.54.0", "Django": "5.2.19"}
+
+
+def test_a_step_with_notifications_needs_channels_in_installed_apps(tmp_path):
+    copy = broken(tmp_path, 9, "chatsite/settings.py", '    "channels",\n', "")
+    result = doctor("9", "--project", str(copy), redis_url=closed_redis_url())
+    what = line_of(result.output, "FAIL", 'INSTALLED_APPS has no "channels"')
+    assert "Unknown command: 'runworker'" in what
+    assert 'add "channels"' in fix_after(result.output, 'no "channels"')
+
+
+def test_a_step_with_notifications_needs_the_channel_route(tmp_path):
+    copy = broken(tmp_path, 9, "chatsite/asgi.py", '"channel": ChannelNameRouter', '"unused":dict')
+    result = doctor("9", "--project", str(copy), redis_url=closed_redis_url())
+    line_of(result.output, "FAIL", "No application configured for scope type 'channel'")
+    assert "ChannelNameRouter" in fix_after(result.output, 'routes no "channel" scope')
