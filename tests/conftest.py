@@ -18,6 +18,7 @@ import os
 import pathlib
 import re
 import sys
+import tempfile
 
 import pytest
 
@@ -170,6 +171,15 @@ def pytest_generate_tests(metafunc):
         return  # the test parametrises `step` itself
     chosen = [s for s in steps_under_test(metafunc.config) if s.has(marker.args[0])]
     metafunc.parametrize("step", chosen, ids=[s.step.label for s in chosen])
+
+
+@pytest.fixture
+def private_temp_dir():
+    """A temp folder of the test's own, for the processes it starts (their browsers'
+    profiles, a stopped command's scratch), removed after the test. Its path is short:
+    Chromium's socket path must stay under 108 bytes, which pytest's tmp_path can pass."""
+    with tempfile.TemporaryDirectory(prefix="t-", ignore_cleanup_errors=True) as folder:
+        yield pathlib.Path(folder)
 
 
 # --- Redis --------------------------------------------------------------------------

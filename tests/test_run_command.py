@@ -30,7 +30,7 @@ def answers(url: str) -> bool:
 
 
 @pytest.fixture
-def run_command(tmp_path):
+def run_command(tmp_path, private_temp_dir):
     """Start `python -m workshop run ARGS` on a free port; returns (server, log reader)."""
     started = []
 
@@ -38,7 +38,7 @@ def run_command(tmp_path):
         step = get_step(args[0]) if args else LAST_STEP
         port = free_port()
         env = dict(os.environ, WORKSHOP_NO_VENV="1", PYTHONUNBUFFERED="1", **env_overrides)
-        env.update(temp_dir_env(tmp_path))  # a run stopped by a signal keeps its scratch
+        env.update(temp_dir_env(private_temp_dir))  # a run stopped by a signal keeps its scratch
         if python != sys.executable:
             del env["WORKSHOP_NO_VENV"]  # a Python outside .venv: the bootstrap re-runs in it
         log_path = tmp_path / f"run-{port}.log"

@@ -28,10 +28,10 @@ def ran_count(output: str) -> int:
     return int(match.group(1))
 
 
-def test_the_steps_own_suite_passes(step, tmp_path, redis_url, step_python):
+def test_the_steps_own_suite_passes(step, tmp_path, redis_url, step_python, private_temp_dir):
     copy = copy_project(step.source, tmp_path)
     # Its browser tests' Chromium keeps a profile in the temp folder: the test's own.
-    env = project_env(redis_url, **temp_dir_env(tmp_path))
+    env = project_env(redis_url, **temp_dir_env(private_temp_dir))
     result = run_manage(
         copy, "test", "--noinput", "-v", "2", env=env, timeout=600, python=step_python
     )

@@ -135,7 +135,7 @@ def test_one_folder_reaches_every_step_by_the_readmes_alone(platform, tmp_path):
 @pytest.mark.redis
 @pytest.mark.browser
 def test_the_folder_built_by_the_readmes_runs_its_own_suite_at_each_step_that_has_one(
-    tmp_path, redis_url
+    tmp_path, redis_url, private_temp_dir
 ):
     student = tmp_path / "student"
     student.mkdir()
@@ -150,7 +150,7 @@ def test_the_folder_built_by_the_readmes_runs_its_own_suite_at_each_step_that_ha
                 folder,
                 "test",
                 "--noinput",
-                env=project_env(redis_url, **temp_dir_env(tmp_path)),
+                env=project_env(redis_url, **temp_dir_env(private_temp_dir)),
                 timeout=600,
             )
             assert ran_count(result.stdout + result.stderr) > 0, step.folder

@@ -37,12 +37,14 @@ def test_without_nginx_it_says_how_to_install_it():
 
 @pytest.mark.redis
 @pytest.mark.slow
-def test_it_serves_the_last_step_behind_nginx_and_ctrl_c_stops_everything(tmp_path):
+def test_it_serves_the_last_step_behind_nginx_and_ctrl_c_stops_everything(
+    tmp_path, private_temp_dir
+):
     require_nginx()
     port = free_port()
     log_path = tmp_path / "run.log"
     env = dict(os.environ, WORKSHOP_NO_VENV="1", PYTHONUNBUFFERED="1", REDIS_URL=closed_redis_url())
-    env.update(temp_dir_env(tmp_path))  # a run stopped by a signal keeps its scratch
+    env.update(temp_dir_env(private_temp_dir))  # a run stopped by a signal keeps its scratch
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "workshop", "run", "--production", "--port", str(port)],
