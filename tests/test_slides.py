@@ -108,6 +108,9 @@ def copy_workshop(tmp_path: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
         shutil.copy2(REPO_ROOT / name, root / name)
     for step in load_steps():
         shutil.copytree(step.path, root / step.folder, ignore=ignore)
+    # The step 06 slides show the nginx file of the production page.
+    (root / "docs" / "production").mkdir(parents=True)
+    shutil.copy2(REPO_ROOT / "docs" / "production" / "nginx.conf", root / "docs" / "production")
     return slides, root
 
 

@@ -17,6 +17,7 @@ import time
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from tests.chat_client import is_history, next_frame
 from workshop.accounts import cookie_header, session_for
 
 RECONNECT_DELAY = 0.2  # seconds; the page waits 0.25 to 8 s, the test need not
@@ -67,8 +68,11 @@ class Member:
                     self.intervals.append([time.monotonic(), float("inf")])
                     self.connected.set()
                     with contextlib.suppress(ConnectionClosed):
-                        async for frame in socket:
-                            self.received.append((json.loads(frame)["message"], time.monotonic()))
+                        async for text in socket:
+                            frame = json.loads(text)
+                            if is_history(frame):  # from step 08: what was said before
+                                continue
+                            self.received.append((frame["message"], time.monotonic()))
             except (OSError, TimeoutError, WebSocketException) as error:
                 # nginx answered 502, or the handshake failed: try again, as the page does
                 self.last_error = error
@@ -138,7 +142,7 @@ class IdleMember(threading.Thread):
                 await asyncio.to_thread(self._check.wait)
                 try:
                     await socket.send(json.dumps({"message": "still here"}))
-                    self.echo = json.loads(await asyncio.wait_for(socket.recv(), 10))
+                    self.echo = await next_frame(socket, 10)
                 except ConnectionClosed as closed:
                     self.error, self.close_code = closed, socket.close_code
         except Exception as error:  # reported by the test that checks this member
