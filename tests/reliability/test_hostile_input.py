@@ -34,6 +34,7 @@ from tests.acceptance.test_websocket import http_status, room_page_path
 from tests.chat_client import (
     chat_message,
     handshake_refusal,
+    is_history,
     join,
     next_frame,
     nothing_arrives,
@@ -59,9 +60,13 @@ HOSTILE_FRAMES = {
 
 
 async def closed_by_server(socket, timeout: float = 10.0) -> int:
-    """Wait until the server ends the connection; return the close code the client saw."""
+    """Wait until the server ends the connection; return the close code the client saw.
+    Any frame but the room's history (sent on joining, from step 08) fails the test."""
     try:
-        frame = await asyncio.wait_for(socket.recv(), timeout)
+        async with asyncio.timeout(timeout):
+            frame = await socket.recv()
+            while is_history(json.loads(frame)):
+                frame = await socket.recv()
     except ConnectionClosed:
         return socket.close_code
     raise AssertionError(f"expected the connection to end, received {frame!r}")
