@@ -321,3 +321,18 @@ def test_the_old_browser_variable_still_works_and_says_its_new_name(tmp_path):
     result = doctor("2", "--tests", CHROMIUM_PATH=browser, CHROMEDRIVER_PATH=driver)
     line_of(result.output, "FAIL", "Chromium 120 but ChromeDriver 121")  # it was used
     assert "CHROMIUM_PATH is now called CHROME_BINARY" in result.output
+
+
+def test_a_step_with_notifications_needs_channels_in_installed_apps(tmp_path):
+    copy = broken(tmp_path, 9, "chatsite/settings.py", '    "channels",\n', "")
+    result = doctor("9", "--project", str(copy), redis_url=closed_redis_url())
+    what = line_of(result.output, "FAIL", 'INSTALLED_APPS has no "channels"')
+    assert "Unknown command: 'runworker'" in what
+    assert 'add "channels"' in fix_after(result.output, 'no "channels"')
+
+
+def test_a_step_with_notifications_needs_the_channel_route(tmp_path):
+    copy = broken(tmp_path, 9, "chatsite/asgi.py", '"channel": ChannelNameRouter', '"unused":dict')
+    result = doctor("9", "--project", str(copy), redis_url=closed_redis_url())
+    line_of(result.output, "FAIL", "No application configured for scope type 'channel'")
+    assert "ChannelNameRouter" in fix_after(result.output, 'routes no "channel" scope')

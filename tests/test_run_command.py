@@ -127,3 +127,21 @@ def test_ctrl_c_stops_it_with_one_line_and_no_traceback(run_command, step):
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
     assert code in (0, 130), output
     assert output.rstrip().splitlines()[-1].startswith("[workshop] Stopped"), output
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not LAST_STEP.has("notifications"), reason="the last step has no worker")
+def test_the_last_step_runs_with_its_worker(run_command, redis_url):
+    server, log = run_command(REDIS_URL=redis_url)
+    assert "Started `manage.py runworker mentions`" in log()
+
+    # A mention (of nobody) with no worker running gets a note after a few seconds
+    # ("not notified: ... runworker"); with the worker, nothing but the message.
+    async def scenario():
+        async with join(server, "lobby") as demo:
+            await say(demo, "hello @nobody-here")
+            assert await next_frame(demo) == chat_message(server, "hello @nobody-here")
+            with pytest.raises(AssertionError, match="no frame arrived"):
+                await next_frame(demo, timeout=6)
+
+    asyncio.run(scenario())

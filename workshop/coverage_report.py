@@ -18,7 +18,11 @@ RCFILE = REPO_ROOT / "pyproject.toml"
 MEASURED = (
     "chat/admin.py",
     "chat/consumers.py",
+    "chat/management/commands/announce.py",
+    "chat/management/commands/notify.py",
+    "chat/mentions.py",
     "chat/models.py",
+    "chat/push.py",
     "chat/routing.py",
     "chat/rooms.py",
     "chat/urls.py",

@@ -159,9 +159,24 @@ HINTS: tuple[Hint, ...] = (
     Hint(
         "in-memory-layer",
         'a worker or shell prints "sent", and nothing arrives; messages vanish between two '
-        "server processes",
+        "server processes; from step 9, `manage.py notify` says `it cannot reach another "
+        "process`",
         "the in-memory channel layer lives inside one process",
         "use the Redis layer (step 3) in every process",
+        patterns=(r"it cannot reach another process",),
+        example="it cannot reach another process",
+    ),
+    Hint(
+        "worker-silent",
+        "the room page says `@bob not notified: mentions are delivered by a worker, and it did "
+        "not answer`",
+        "no process reads the channel `mentions`: `python manage.py runworker mentions` is not "
+        "running, or runs with another REDIS_URL than the server; a message sent to a channel "
+        "nobody reads is lost",
+        "start `python manage.py runworker mentions` in a second terminal, in the same folder "
+        "and with the same REDIS_URL as the server",
+        patterns=(r"not notified: mentions are delivered by a worker",),
+        example="@bob not notified: mentions are delivered by a worker, and it did not answer",
     ),
     Hint(
         "async-to-sync-in-loop",

@@ -45,9 +45,11 @@ class ExtraProcess:
 
 # The processes a capability adds to the stack, started in the copy with the stack's
 # environment (REDIS_URL, and DATABASE_URL when the caller sets it) once Daphne runs.
-# A step that needs one adds one entry, e.g.
-#   "notifications": (ExtraProcess("runworker", ("manage.py", "runworker", "notify")),),
-EXTRA_PROCESSES: dict[str, tuple[ExtraProcess, ...]] = {}
+# A step that needs one adds one entry.
+EXTRA_PROCESSES: dict[str, tuple[ExtraProcess, ...]] = {
+    # Step 09: the Channels worker that delivers @mentions (chat/mentions.py).
+    "notifications": (ExtraProcess("runworker", ("manage.py", "runworker", "mentions")),),
+}
 
 
 class ProductionServer(StepServer):

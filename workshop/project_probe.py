@@ -111,6 +111,9 @@ def probe(project: pathlib.Path) -> dict:
         django.setup()
         application = import_string(result["asgi_application"])
         result["websocket_routes"] = websocket_routes(application)
+        # The kinds of connection ProtocolTypeRouter serves ("http", "websocket", "channel").
+        mapping = getattr(application, "application_mapping", None)
+        result["scope_types"] = sorted(mapping) if mapping is not None else None
     except BaseException as error:  # noqa: BLE001
         result["asgi_error"] = error_text(error)
         return result

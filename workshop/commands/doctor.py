@@ -254,6 +254,35 @@ def probe_project(project: pathlib.Path, python: pathlib.Path) -> dict:
         return {"settings_error": output[-1] if output else f"exit {completed.returncode}"}
 
 
+def check_worker(found: dict, apps: list[str], settings_file: str) -> list[Result]:
+    """What `manage.py runworker mentions` needs (steps with notifications)."""
+    results = []
+    if "channels" not in apps:
+        results.append(
+            Result(
+                "FAIL",
+                'INSTALLED_APPS has no "channels": `manage.py runworker` answers '
+                "`Unknown command: 'runworker'`",
+                f'add "channels" to INSTALLED_APPS in {settings_file}',
+            )
+        )
+    else:
+        results.append(Result("ok", '"channels" is in INSTALLED_APPS (for runworker)'))
+    scope_types = found.get("scope_types")
+    if scope_types is not None and "channel" not in scope_types:
+        results.append(
+            Result(
+                "FAIL",
+                'asgi.py routes no "channel" scope: runworker fails with `No application '
+                "configured for scope type 'channel'`",
+                'add "channel": ChannelNameRouter({...}) to ProtocolTypeRouter in chatsite/asgi.py',
+            )
+        )
+    elif scope_types is not None:
+        results.append(Result("ok", 'asgi.py routes the "channel" scope (for runworker)'))
+    return results
+
+
 def check_project(
     project: pathlib.Path, step: Step, python: pathlib.Path = pathlib.Path(sys.executable)
 ) -> list[Result]:
@@ -359,6 +388,9 @@ def check_project(
             )
         else:
             results.append(Result("ok", f"{len(routes)} WebSocket route(s), each with as_asgi()"))
+
+    if step.has("notifications"):
+        results += check_worker(found, apps, settings_file)
 
     login = found.get("login_page")
     if step.has("login") and login is not None:

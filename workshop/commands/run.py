@@ -21,6 +21,7 @@ from ..redis_server import (
     ping,
 )
 from ..step_server import StepServerError, project_env, run_manage
+from ..step_worker import StepWorker
 
 OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent.parent / "overrides"
 
@@ -65,6 +66,23 @@ def choose_channel_layer(stack: contextlib.ExitStack) -> str | None:
     return None
 
 
+def start_worker(
+    stack: contextlib.ExitStack, project_dir: pathlib.Path, env: dict, redis_url: str | None
+) -> None:
+    """Start `manage.py runworker mentions` beside the server (steps with notifications)."""
+    if redis_url is None:
+        _say(
+            "No Redis, so no worker: `manage.py runworker mentions` could not reach this "
+            "server through the in-memory layer, and an @mention says it was not delivered."
+        )
+        return
+    worker = StepWorker(project_dir, env, redis_url)
+    worker.log_path = pathlib.Path(env["WORKSHOP_SCRATCH_DB"]).parent / "runworker.log"
+    worker.start()  # StepServerError when it cannot: serve() reports it
+    stack.callback(worker.stop)
+    _say(f"Started `manage.py runworker mentions` (delivers @mentions; log: {worker.log_path}).")
+
+
 def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None) -> int:
     """Serve a step (or a folder laid out like one) until Ctrl-C; returns an exit code."""
     project_dir = pathlib.Path(project_dir or step.path).resolve()
@@ -94,6 +112,8 @@ def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None)
             run_manage(project_dir, "migrate", "--verbosity", "0", env=env)
             if step.has("login"):
                 create_accounts(project_dir, env, (DEMO,))
+            if step.has("notifications"):
+                start_worker(stack, project_dir, env, redis_url)
         except StepServerError as error:
             _say(str(error))
             return 1
