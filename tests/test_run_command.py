@@ -1,7 +1,9 @@
 """`python -m workshop run`: the README's run command, with and without Redis."""
 
 import asyncio
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.chat_client import chat_message, join, next_frame, say
+from tests.chat_client import chat_message, join, next_frame, open_socket, say
 from tests.workshop_command import bootstrap_python, closed_redis_url
 from workshop.accounts import DEMO
 from workshop.manifest import REPO_ROOT, get_step, load_steps
@@ -143,5 +145,28 @@ def test_the_last_step_runs_with_its_worker(run_command, redis_url):
             assert await next_frame(demo) == chat_message(server, "hello @nobody-here")
             with pytest.raises(AssertionError, match="no frame arrived"):
                 await next_frame(demo, timeout=6)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not LAST_STEP.has("tasks"), reason="the last step has no Celery worker")
+def test_the_last_step_runs_with_its_celery_worker(run_command, redis_url):
+    server, log = run_command(REDIS_URL=redis_url)
+    assert "Started `celery -A chatsite worker`" in log()
+    access_log = re.search(r"echo hello >> (\S+access\.log)", log()).group(1)
+
+    # The logs page's job runs (a worker took it), and a line written to the file the
+    # banner names reaches the page.
+    async def scenario():
+        async with open_socket(server, "/ws/logs/") as page:
+            await page.send(json.dumps({"follow": "access"}))
+            assert json.loads(await page.recv())["state"] == "queued"
+            running = json.loads(await asyncio.wait_for(page.recv(), 15))
+            assert running["state"] == "running", running
+            with open(access_log, "a") as file:
+                file.write("hello from the test\n")
+            line = json.loads(await asyncio.wait_for(page.recv(), 5))
+            assert line["line"] == "hello from the test", line
 
     asyncio.run(scenario())

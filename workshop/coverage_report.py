@@ -25,9 +25,11 @@ MEASURED = (
     "chat/push.py",
     "chat/routing.py",
     "chat/rooms.py",
+    "chat/tasks.py",
     "chat/urls.py",
     "chat/views.py",
     "chatsite/asgi.py",
+    "chatsite/celery.py",
     "chatsite/urls.py",
 )
 

@@ -179,11 +179,49 @@ HINTS: tuple[Hint, ...] = (
         example="@bob not notified: mentions are delivered by a worker, and it did not answer",
     ),
     Hint(
+        "celery-no-broker",
+        "the Celery worker prints `consumer: Cannot connect to redis://127.0.0.1:6379/0: Error "
+        "111 connecting to 127.0.0.1:6379. Connection refused.` (or `Cannot connect to "
+        "amqp://guest:**@127.0.0.1:5672//`) and `Trying again` (step 10)",
+        "the worker cannot reach its broker: Redis is not running at `CELERY_BROKER_URL`; "
+        "`amqp://` means the worker never read `CELERY_BROKER_URL` (no "
+        '`config_from_object("django.conf:settings", namespace="CELERY")` in '
+        "`chatsite/celery.py`), so it tries RabbitMQ, Celery's default",
+        "start Redis, and start the worker with the server's `REDIS_URL`; in `chatsite/celery.py` "
+        "keep `config_from_object` as step 10 has it",
+        patterns=(r"consumer: Cannot connect to ((?:redis|amqp)://\S+?):",),
+        example="consumer: Cannot connect to redis://127.0.0.1:6379/0: Error 111 connecting to "
+        "127.0.0.1:6379. Connection refused.",
+    ),
+    Hint(
+        "celery-unregistered",
+        "the Celery worker prints `Received unregistered task of type 'chat.tasks.follow_log'` "
+        "(step 10)",
+        "the worker does not know the task `{0}`: it never imported `chat/tasks.py`",
+        "keep `app.autodiscover_tasks()` in `chatsite/celery.py`, name the module `tasks.py` "
+        "in an app of `INSTALLED_APPS`, and restart the worker after adding a task",
+        patterns=(r"Received unregistered task of type '([\w.]+)'",),
+        example="Received unregistered task of type 'chat.tasks.follow_log'",
+    ),
+    Hint(
+        "celery-not-started",
+        "the logs page says `not started. No worker started the job within 5 s` (step 10)",
+        "no Celery worker took the job: none runs, it runs with another `REDIS_URL`, or all "
+        "its slots are busy (each followed log holds one until it stops)",
+        "start `celery -A chatsite worker --pool threads --concurrency 20 --loglevel info` in "
+        "another terminal, in the project folder, with the same `REDIS_URL` as the server",
+        patterns=(r"No worker started the job within",),
+        example="No worker started the job within 5 s",
+    ),
+    Hint(
         "async-to-sync-in-loop",
         "`You cannot use AsyncToSync in the same thread as an async event loop`",
-        "`async_to_sync(...)` is called inside async code (an async consumer, a notebook)",
+        "`async_to_sync(...)` is called inside async code (an async consumer, a notebook), or a "
+        "Celery task runs in an async test with `CELERY_TASK_ALWAYS_EAGER` (eager mode runs it "
+        "inside the test's event loop)",
         "in an `AsyncWebsocketConsumer` write `await self.channel_layer.group_send(...)` "
-        "directly, without `async_to_sync`",
+        "directly, without `async_to_sync`; test tasks with a real worker "
+        "(`celery.contrib.testing.worker.start_worker`, step 10), not eager mode",
         patterns=(r"You cannot use AsyncToSync in the same thread as an async event loop",),
         example="You cannot use AsyncToSync in the same thread as an async event loop",
     ),

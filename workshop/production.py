@@ -30,6 +30,7 @@ from .processes import stop_process
 from .production_nginx import Nginx
 from .redis_server import INSTALL_HINT, RedisServer, RedisUnavailable, find_redis_server, ping
 from .step_server import StepServer, copy_project, project_env, run_manage
+from .step_worker import celery_worker_argv
 
 OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent / "overrides"
 SERVER_PROCESSES = 2
@@ -49,6 +50,8 @@ class ExtraProcess:
 EXTRA_PROCESSES: dict[str, tuple[ExtraProcess, ...]] = {
     # Step 09: the Channels worker that delivers @mentions (chat/mentions.py).
     "notifications": (ExtraProcess("runworker", ("manage.py", "runworker", "mentions")),),
+    # Step 10: the Celery worker that runs the /logs/ page's jobs (chat/tasks.py).
+    "tasks": (ExtraProcess("celery", tuple(celery_worker_argv())),),
 }
 
 

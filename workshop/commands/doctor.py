@@ -283,6 +283,67 @@ def check_worker(found: dict, apps: list[str], settings_file: str) -> list[Resul
     return results
 
 
+# The task step 10's /logs/ page sends to the worker (chat/tasks.py).
+FOLLOW_TASK = "chat.tasks.follow_log"
+
+
+def check_celery(celery: dict | None) -> list[Result]:
+    """What `celery -A chatsite worker` needs (steps with tasks); celery is what
+    project_probe.py found (None: no chatsite/celery.py)."""
+    if celery is None:
+        return [
+            Result(
+                "FAIL",
+                "no chatsite/celery.py: `celery -A chatsite worker` finds no Celery app",
+                "write chatsite/celery.py as step 10 has it (Celery's Django guide)",
+            )
+        ]
+    if "error" in celery:
+        return [
+            Result(
+                "FAIL",
+                f"chatsite/celery.py does not load: {celery['error']}",
+                "fix that line; `celery -A chatsite worker` shows the whole error",
+            )
+        ]
+    results = []
+    if not celery["loaded_by_django"]:
+        results.append(
+            Result(
+                "FAIL",
+                "chatsite/__init__.py does not import the Celery app: the server sends its jobs "
+                "to Celery's default broker (amqp://, RabbitMQ), and the page's job fails",
+                'add `from .celery import app as celery_app` and `__all__ = ("celery_app",)` '
+                "to chatsite/__init__.py",
+            )
+        )
+    if not celery["broker"].startswith(("redis://", "rediss://")):
+        results.append(
+            Result(
+                "FAIL",
+                f"Celery's broker is {celery['broker']}, not Redis: the worker prints "
+                "`consumer: Cannot connect to ...`",
+                'set CELERY_BROKER_URL = REDIS_URL in settings.py, and keep config_from_object('
+                '"django.conf:settings", namespace="CELERY") in chatsite/celery.py',
+            )
+        )
+    if FOLLOW_TASK not in celery["tasks"]:
+        results.append(
+            Result(
+                "FAIL",
+                f"the worker would not know {FOLLOW_TASK}: it prints `Received unregistered "
+                f"task of type '{FOLLOW_TASK}'`",
+                "keep app.autodiscover_tasks() in chatsite/celery.py, and the task in "
+                "chat/tasks.py",
+            )
+        )
+    if not results:
+        results.append(
+            Result("ok", f"Celery app: broker {celery['broker']}, task {FOLLOW_TASK} registered")
+        )
+    return results
+
+
 def check_project(
     project: pathlib.Path, step: Step, python: pathlib.Path = pathlib.Path(sys.executable)
 ) -> list[Result]:
@@ -391,6 +452,8 @@ def check_project(
 
     if step.has("notifications"):
         results += check_worker(found, apps, settings_file)
+    if step.has("tasks") and "celery" in found:  # the probe got as far as Celery
+        results += check_celery(found["celery"])
 
     login = found.get("login_page")
     if step.has("login") and login is not None:

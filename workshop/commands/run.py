@@ -21,7 +21,7 @@ from ..redis_server import (
     ping,
 )
 from ..step_server import StepServerError, project_env, run_manage
-from ..step_worker import StepWorker
+from ..step_worker import CeleryWorker, StepWorker
 
 OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent.parent / "overrides"
 
@@ -83,6 +83,28 @@ def start_worker(
     _say(f"Started `manage.py runworker mentions` (delivers @mentions; log: {worker.log_path}).")
 
 
+def start_celery_worker(
+    stack: contextlib.ExitStack, project_dir: pathlib.Path, env: dict, redis_url: str | None
+) -> None:
+    """Start `celery -A chatsite worker` beside the server (steps with tasks)."""
+    if redis_url is None:
+        _say(
+            "No Redis, so no Celery worker: it needs Redis as its broker. The /logs/ page "
+            "says its job was not started."
+        )
+        return
+    worker = CeleryWorker(project_dir, env)
+    worker.log_path = pathlib.Path(env["WORKSHOP_SCRATCH_DB"]).parent / "celery.log"
+    worker.start()  # StepServerError when it cannot: serve() reports it
+    stack.callback(worker.stop)
+    logs = pathlib.Path(env["CHAT_LOG_DIR"])
+    _say(
+        f"Started `celery -A chatsite worker` (runs the /logs/ page's jobs; log: "
+        f"{worker.log_path}). The page follows {logs}/access.log and error.log: "
+        f"append to them, e.g. echo hello >> {logs / 'access.log'}"
+    )
+
+
 def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None) -> int:
     """Serve a step (or a folder laid out like one) until Ctrl-C; returns an exit code."""
     project_dir = pathlib.Path(project_dir or step.path).resolve()
@@ -101,6 +123,12 @@ def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None)
                 filter(None, [str(OVERRIDES_DIR), os.environ.get("PYTHONPATH")])
             ),
         }
+        if step.has("tasks"):
+            # The log files the /logs/ page follows: in the scratch folder, not the step's.
+            extra["CHAT_LOG_DIR"] = str(scratch / "logs")
+            (scratch / "logs").mkdir()
+            for name in ("access.log", "error.log"):
+                (scratch / "logs" / name).touch()
         redis_url = None
         if step.has("groups"):
             redis_url = choose_channel_layer(stack)
@@ -114,6 +142,8 @@ def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None)
                 create_accounts(project_dir, env, (DEMO,))
             if step.has("notifications"):
                 start_worker(stack, project_dir, env, redis_url)
+            if step.has("tasks"):
+                start_celery_worker(stack, project_dir, env, redis_url)
         except StepServerError as error:
             _say(str(error))
             return 1
