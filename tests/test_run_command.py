@@ -18,6 +18,7 @@ from workshop.accounts import DEMO
 from workshop.manifest import REPO_ROOT, get_step, load_steps
 from workshop.ports import free_port
 from workshop.processes import wait_until
+from workshop.redis_server import with_database
 from workshop.temp_leftovers import temp_dir_env
 
 LAST_STEP = load_steps()[-1]
@@ -152,7 +153,8 @@ def test_the_last_step_runs_with_its_worker(run_command, redis_url):
 @pytest.mark.redis
 @pytest.mark.skipif(not LAST_STEP.has("tasks"), reason="the last step has no Celery worker")
 def test_the_last_step_runs_with_its_celery_worker(run_command, redis_url):
-    server, log = run_command(REDIS_URL=redis_url)
+    # A Redis database of its own: the acceptance tests' worker must not take its jobs.
+    server, log = run_command(REDIS_URL=with_database(redis_url, 2))
     assert "Started `celery -A chatsite worker`" in log()
     access_log = re.search(r"echo hello >> (\S+access\.log)", log()).group(1)
 

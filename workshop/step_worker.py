@@ -73,7 +73,6 @@ class StepWorker(StoppedWithCtrlC):
         return f"`manage.py runworker {self.channel}` did not start reading its channel"
 
 
-
 def celery_worker_argv(pool: str = "threads", concurrency: int = 20) -> list[str]:
     """`celery -A chatsite worker` as step 10's README starts it, after the Python
     executable: the threads pool, 20 jobs at once (a job that follows a log holds a

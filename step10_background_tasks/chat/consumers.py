@@ -334,11 +334,8 @@ class LogConsumer(AsyncWebsocketConsumer):
                 await self.send_state(stopped, "stopped")
         else:
             names = ", ".join(settings.FOLLOWED_LOGS)
-            await self.send(
-                text_data=json.dumps(
-                    {"error": f'Send {{"follow": NAME}}, NAME one of: {names}; or {{"stop": true}}.'}
-                )
-            )
+            refusal = f'Send {{"follow": NAME}}, NAME one of: {names}; or {{"stop": true}}.'
+            await self.send(text_data=json.dumps({"error": refusal}))
 
     async def start_job(self, log_name):
         await self.stop_job()  # one job per page: a new one replaces the last
@@ -356,7 +353,7 @@ class LogConsumer(AsyncWebsocketConsumer):
             logger.warning("Job not sent: broker or cache (Redis) unreachable (%s).", error)
             await self.close(code=LAYER_UNAVAILABLE)
             return
-        self.job_id, self.job_started = job_id, False
+        self.job_id, self.job_running = job_id, False
         self.watcher = asyncio.create_task(self.watch_job(job_id))
         await self.send(text_data=json.dumps({"job": job_id, "log": log_name, "state": "queued"}))
 
@@ -376,7 +373,7 @@ class LogConsumer(AsyncWebsocketConsumer):
                 # lost it. The job stops when it looks; tell the page.
                 await self.end_job(job_id, "lost", "Redis lost the job (was it restarted?).")
                 return
-            if not self.job_started and waited >= WORKER_START_SECONDS:
+            if not self.job_running and waited >= WORKER_START_SECONDS:
                 await self.end_job(
                     job_id,
                     "not started",
@@ -411,7 +408,7 @@ class LogConsumer(AsyncWebsocketConsumer):
 
     async def job_started(self, event):
         if event["job"] == self.job_id:
-            self.job_started = True
+            self.job_running = True
             await self.send_state(event["job"], "running")
 
     async def job_line(self, event):

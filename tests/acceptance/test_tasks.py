@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import pathlib
 import time
-import uuid
 
 import pytest
 import redis
@@ -183,9 +181,11 @@ def test_twenty_jobs_each_get_their_files_lines_in_order(server, celery_worker):
                 append(files["access"], [access_line])
                 append(files["error"], [error_line])
             written_at = time.monotonic()
-            received = await asyncio.gather(
-                *(lines_of(p, j, LINES_EACH_FILE, timeout=30) for p, j in zip(pages, jobs))
-            )
+            readers = [
+                lines_of(page, job, LINES_EACH_FILE, timeout=30)
+                for page, job in zip(pages, jobs, strict=True)
+            ]
+            received = await asyncio.gather(*readers)
             delivered = time.monotonic() - written_at
             for page in pages:
                 assert await nothing_arrives(page, 0.5, raw=True)

@@ -14,9 +14,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.task_client import append, follow, lines_of, log_path, logs_socket
 from tests.chat_client import close_code
 from tests.pages import open_page, text_of, wait_for
+from tests.task_client import append, follow, lines_of, log_path, logs_socket
 from workshop.processes import wait_until
 
 pytestmark = [pytest.mark.needs("tasks"), pytest.mark.slow]
@@ -100,7 +100,9 @@ def test_the_page_says_its_job_stopped_and_reconnects_after_redis_restarts(
     append(access, ["after the restart, in the browser"])
     wait_for(
         browser,
-        lambda: "after the restart, in the browser"
-        in browser.find_element(By.ID, "log-lines").get_property("value"),
+        lambda: (
+            "after the restart, in the browser"
+            in browser.find_element(By.ID, "log-lines").get_property("value")
+        ),
         "no line reached the page after the restart",
     )

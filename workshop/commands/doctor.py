@@ -323,7 +323,7 @@ def check_celery(celery: dict | None) -> list[Result]:
                 "FAIL",
                 f"Celery's broker is {celery['broker']}, not Redis: the worker prints "
                 "`consumer: Cannot connect to ...`",
-                'set CELERY_BROKER_URL = REDIS_URL in settings.py, and keep config_from_object('
+                "set CELERY_BROKER_URL = REDIS_URL in settings.py, and keep config_from_object("
                 '"django.conf:settings", namespace="CELERY") in chatsite/celery.py',
             )
         )

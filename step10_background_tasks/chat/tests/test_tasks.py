@@ -10,6 +10,7 @@ the same thread as an async event loop").
 
 import asyncio
 import tempfile
+import uuid
 from pathlib import Path
 from unittest import mock
 
@@ -29,9 +30,17 @@ from chatsite.celery import app as celery_app
 
 application = URLRouter(websocket_urlpatterns)
 
-# The test's own log files: "test" exists, "missing" does not.
-LOG_DIR = Path(tempfile.mkdtemp(prefix="chat-logs-"))
-TEST_LOGS = {"test": LOG_DIR / "test.log", "missing": LOG_DIR / "missing.log"}
+# A queue of these tests' own, instead of Celery's default one ("celery"): a worker you
+# left running for the site, on the same Redis, would otherwise take the tests' jobs.
+celery_app.conf.task_default_queue = f"chat-tests-{uuid.uuid4().hex[:8]}"
+
+# The tests' own log files, in a temporary folder: "test" exists, "missing" does not.
+LOG_DIR = tempfile.TemporaryDirectory(prefix="chat-logs-")
+TEST_LOGS = {name: Path(LOG_DIR.name) / f"{name}.log" for name in ("test", "missing")}
+
+
+def tearDownModule():
+    LOG_DIR.cleanup()
 
 
 async def open_logs_page(username="alice"):
