@@ -42,13 +42,14 @@ def follow_log(job_id, log_name, channel_name):
             channel_name, {"type": event_type, "job": job_id, **fields}
         )
 
-    report("job.started")
     try:
         # The name comes from the page, the path from settings.py: the page can
         # only ever choose among the files listed there.
         path = settings.FOLLOWED_LOGS[log_name]
         with open(path, encoding="utf-8", errors="replace") as log:
             log.seek(0, os.SEEK_END)  # like tail -f: the lines written from now on
+            # Only now "running": every line written after the page shows it, it gets.
+            report("job.started")
             line = ""
             # Cooperative stopping: the job looks at its flag between reads, and
             # ends by itself. Celery's revoke(terminate=True) would kill the
