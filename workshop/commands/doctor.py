@@ -317,12 +317,15 @@ def check_celery(celery: dict | None) -> list[Result]:
                 "to chatsite/__init__.py",
             )
         )
-    if not celery["broker"].startswith(("redis://", "rediss://")):
+    broker = celery["broker"]
+    if not broker.startswith(("redis://", "rediss://")):
+        if broker in ("", "None"):  # Celery then connects to its default, RabbitMQ
+            broker = "not set, so amqp:// (RabbitMQ)"
         results.append(
             Result(
                 "FAIL",
-                f"Celery's broker is {celery['broker']}, not Redis: the worker prints "
-                "`consumer: Cannot connect to ...`",
+                f"Celery's broker is {broker}, not Redis: the worker prints "
+                "`consumer: Cannot connect to amqp://...`",
                 "set CELERY_BROKER_URL = REDIS_URL in settings.py, and keep config_from_object("
                 '"django.conf:settings", namespace="CELERY") in chatsite/celery.py',
             )
