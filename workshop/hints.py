@@ -180,18 +180,18 @@ HINTS: tuple[Hint, ...] = (
     ),
     Hint(
         "celery-no-broker",
-        "the Celery worker prints `consumer: Cannot connect to redis://:**@127.0.0.1:6379/0: "
-        "Error 111 connecting to 127.0.0.1:6379. Connection refused..` (or `Cannot connect to "
-        "amqp://guest:**@127.0.0.1:5672//`) again and again (step 10)",
-        "the worker cannot reach its broker: Redis is not running at `CELERY_BROKER_URL`; "
-        "`amqp://` means the worker never read `CELERY_BROKER_URL` (no "
-        '`config_from_object("django.conf:settings", namespace="CELERY")` in '
-        "`chatsite/celery.py`), so it tries RabbitMQ, Celery's default",
-        "start Redis, and start the worker with the server's `REDIS_URL`; in `chatsite/celery.py` "
-        "keep `config_from_object` as step 10 has it",
-        patterns=(r"consumer: Cannot connect to (redis|amqp)://",),
-        example="consumer: Cannot connect to redis://:**@127.0.0.1:6379/0: Error 111 connecting "
-        "to 127.0.0.1:6379. Connection refused..",
+        "the Celery worker prints `consumer: Cannot connect to amqp://guest:**@127.0.0.1:5672//: "
+        "[Errno 111] Connection refused.` again and again (step 10)",
+        "the worker never read `CELERY_BROKER_URL`, so it tries Celery's default broker, "
+        "RabbitMQ: `chatsite/celery.py` lacks "
+        '`config_from_object("django.conf:settings", namespace="CELERY")`, or the setting is '
+        "misspelled. (`Cannot connect to redis://...` instead: Redis is not running, see "
+        "[redis-down](#redis-down))",
+        "keep `config_from_object` in `chatsite/celery.py` as step 10 has it, and "
+        "`CELERY_BROKER_URL = REDIS_URL` in `settings.py`; restart the worker",
+        patterns=(r"consumer: Cannot connect to amqp://",),
+        example="consumer: Cannot connect to amqp://guest:**@127.0.0.1:5672//: [Errno 111] "
+        "Connection refused.",
     ),
     Hint(
         "celery-unregistered",
