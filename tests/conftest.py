@@ -299,17 +299,19 @@ class ServerPool:
         return worker
 
     def celery_worker(
-        self, under_test: StepUnderTest, redis_url: str, shared: bool = True
+        self, under_test: StepUnderTest, redis_url: str, shared: bool = True, pool: str = "threads"
     ) -> CeleryWorker:
         """The step's `celery -A chatsite worker` (threads pool): one per step, restarted
-        when stopped; shared=False starts another, for the caller to stop."""
+        when stopped; shared=False starts another (any pool), for the caller to stop."""
         worker = self.celery_workers.get(under_test) if shared else None
         if worker is None or not worker.running:
             env = project_env(redis_url)
             copy = self.copy_of(under_test, env)
             # 24 slots, where the README starts 20: a job that a test stopped frees its
             # slot a moment later, and the next test's 20 jobs must not wait for it.
-            worker = CeleryWorker(copy, env, concurrency=24, coverage_rcfile=self.coverage_rcfile)
+            # Not measured with prefork: its jobs run in forked children.
+            rcfile = self.coverage_rcfile if pool != "prefork" else None
+            worker = CeleryWorker(copy, env, pool=pool, concurrency=24, coverage_rcfile=rcfile)
             worker.start()
             if shared:
                 self.celery_workers[under_test] = worker
@@ -440,8 +442,8 @@ def start_celery_worker(step, server_pool):
     """Start Celery workers of the step against a Redis of the test's; stopped after it."""
     started = []
 
-    def start(redis_url: str) -> CeleryWorker:
-        worker = server_pool.celery_worker(step, redis_url, shared=False)
+    def start(redis_url: str, pool: str = "threads") -> CeleryWorker:
+        worker = server_pool.celery_worker(step, redis_url, shared=False, pool=pool)
         started.append(worker)
         return worker
 

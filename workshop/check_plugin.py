@@ -26,6 +26,8 @@ ANNOUNCED = {
     "server": "migrating a copy of your project and starting Daphne",
     "runserver": "starting `python manage.py runserver`",
     "chromium": "starting headless Chromium",
+    "mentions_worker": "starting `python manage.py runworker mentions`",
+    "celery_worker": "starting `celery -A chatsite worker`",
 }
 
 

@@ -33,6 +33,7 @@ from tests.task_client import (
     unique,
 )
 from workshop.processes import wait_until
+from workshop.redis_server import with_database
 
 pytestmark = pytest.mark.needs("tasks")
 
@@ -126,6 +127,40 @@ def test_closing_the_page_ends_its_job_within_the_bound(server, celery_worker):
     )
     took = time.monotonic() - closed
     print(f"job ended {took:.2f} s after its page closed (stated bound {STOP_BOUND_SECONDS} s)")
+
+
+# Databases of the session's Redis for the pools' own workers (workshop.redis_server's
+# with_database): the shared threads worker, on database 0, must not take their jobs.
+POOL_DATABASES = {"solo": 5, "prefork": 6}
+
+
+@pytest.mark.parametrize("pool", sorted(POOL_DATABASES))
+def test_stop_and_a_closed_page_end_the_job_on_the_pool(
+    pool, start_server, start_celery_worker, redis_url
+):
+    # Celery's revoke(terminate=True) could not stop a job on solo (nor threads, above);
+    # the job's flag does, on every pool.
+    url = with_database(redis_url, POOL_DATABASES[pool])
+    own_server, worker = start_server(redis_url=url), start_celery_worker(url, pool=pool)
+    access = log_path(own_server, "access")
+
+    async def scenario():
+        async with logs_socket(own_server) as page:
+            stopped = await follow(page, "access")
+            append(access, [f"on {pool}"])
+            assert await lines_of(page, stopped, 1) == [f"on {pool}"]
+            await page.send(json.dumps({"stop": True}))
+            assert (await frame(page))["state"] == "stopped"
+            assert await asyncio.to_thread(
+                wait_until, lambda: worker.finished(stopped), STOP_ALLOWED_SECONDS
+            ), f"Stop did not end the job on the {pool} pool"
+            closed = await follow(page, "access")
+        return closed
+
+    closed = asyncio.run(scenario())  # the page is closed when this returns
+    assert wait_until(lambda: worker.finished(closed), STOP_ALLOWED_SECONDS), (
+        f"closing the page did not end the job on the {pool} pool"
+    )
 
 
 def test_a_failing_job_reports_its_error_and_the_worker_goes_on(server, celery_worker):
