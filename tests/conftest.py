@@ -293,7 +293,9 @@ class ServerPool:
         if worker is None or not worker.running:
             env = project_env(redis_url)
             copy = self.copy_of(under_test, env)
-            worker = StepWorker(copy, env, redis_url, coverage_rcfile=self.coverage_rcfile)
+            worker = StepWorker(
+                copy, env, redis_url, coverage_rcfile=self.coverage_rcfile, python=self.python
+            )
             self.workers[under_test] = worker.start()
         return worker
 

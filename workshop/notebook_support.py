@@ -143,4 +143,3 @@ def show_definition(path: pathlib.Path, name: str):
     start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
     source = textwrap.dedent("\n".join(text.splitlines()[start : node.end_lineno]))
     return _code(source, f"from {_where(path)}")
-

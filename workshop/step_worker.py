@@ -10,6 +10,7 @@ from __future__ import annotations
 import pathlib
 import signal
 import subprocess
+import sys
 
 import redis
 
@@ -29,8 +30,9 @@ class StepWorker(StepServer):
         redis_url: str,
         channel: str = MENTIONS_CHANNEL,
         coverage_rcfile: pathlib.Path | None = None,
+        python: str = sys.executable,
     ):
-        super().__init__(project_dir, env, coverage_rcfile=coverage_rcfile)
+        super().__init__(project_dir, env, coverage_rcfile=coverage_rcfile, python=python)
         self.redis_url = redis_url
         self.channel = channel
         self.log_path = (
