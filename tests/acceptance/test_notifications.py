@@ -150,6 +150,15 @@ def test_with_the_worker_stopped_the_sender_is_told(server, mentions_worker):
     asyncio.run(scenario())
 
 
+@pytest.fixture
+def any_users_browser(browser):
+    """The session's browser, free to log in as anybody here. Its cookies go afterwards:
+    the other tests (tests/pages.py) expect it logged in as the server's first account or
+    not at all, never as another user."""
+    yield browser
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
+
+
 def log_in_as(driver, server, account, path: str) -> None:
     driver.get(server.url + LOGIN_PATH)
     driver.delete_all_cookies()  # whoever this browser was logged in as before
@@ -167,7 +176,7 @@ def new_account(server) -> tuple[Account, str]:
     )
     result = server.manage("shell", "-c", create)
     assert result.returncode == 0, result.stderr
-    return account, f"user_{result.stdout.strip()}"
+    return account, f"user_{result.stdout.split()[-1]}"  # after what the shell imported
 
 
 def members_in_redis(server, group: str) -> int:
@@ -178,7 +187,8 @@ def members_in_redis(server, group: str) -> int:
     return subscribers
 
 
-def test_notify_shows_on_the_users_open_page_within_a_second(server, browser):
+def test_notify_shows_on_the_users_open_page_within_a_second(server, any_users_browser):
+    browser = any_users_browser
     # A fresh account: no page of it is open anywhere else, so its group is empty until
     # this page's notification socket joins it.
     account, group = new_account(server)
@@ -199,8 +209,9 @@ def test_notify_shows_on_the_users_open_page_within_a_second(server, browser):
 
 
 def test_a_mention_shows_on_the_other_users_page_as_text(
-    server, mentions_worker, browser, second_browser
+    server, mentions_worker, any_users_browser, second_browser
 ):
+    browser = any_users_browser
     room = new_room()
     log_in_as(second_browser, server, BOB, "/chat/")  # bob is on another page
     log_in_as(browser, server, ALICE, f"/chat/{room}/")
