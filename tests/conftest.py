@@ -294,7 +294,9 @@ class ServerPool:
         if worker is None or not worker.running:
             env = project_env(redis_url)
             copy = self.copy_of(under_test, env)
-            worker = StepWorker(copy, env, redis_url, coverage_rcfile=self.coverage_rcfile)
+            worker = StepWorker(
+                copy, env, redis_url, coverage_rcfile=self.coverage_rcfile, python=self.python
+            )
             self.workers[under_test] = worker.start()
         return worker
 
@@ -311,7 +313,9 @@ class ServerPool:
             # slot a moment later, and the next test's 20 jobs must not wait for it.
             # Not measured with prefork: its jobs run in forked children.
             rcfile = self.coverage_rcfile if pool != "prefork" else None
-            worker = CeleryWorker(copy, env, pool=pool, concurrency=24, coverage_rcfile=rcfile)
+            worker = CeleryWorker(
+                copy, env, pool=pool, concurrency=24, coverage_rcfile=rcfile, python=self.python
+            )
             worker.start()
             if shared:
                 self.celery_workers[under_test] = worker

@@ -134,9 +134,25 @@ def test_ctrl_c_stops_it_with_one_line_and_no_traceback(run_command, step):
 
 @pytest.mark.redis
 @pytest.mark.skipif(not LAST_STEP.has("notifications"), reason="the last step has no worker")
-def test_the_last_step_runs_with_its_worker(run_command, redis_url):
+def test_the_last_step_runs_with_its_worker_and_commands_reach_its_pages(run_command, redis_url):
     server, log = run_command(REDIS_URL=redis_url)
     assert "Started `manage.py runworker mentions`" in log()
+
+    # The banner's line for another terminal: its notify reaches the demo account's page.
+    pushed = re.search(r"Push from another terminal .*?: (\S+) (\S+) notify ", log())
+    assert pushed, log()
+    python, script = pushed.groups()
+
+    async def notified():
+        async with open_socket(server, "/ws/notifications/") as page:  # logged in as the demo
+            command = [python, script, "notify", DEMO.username, "tea is ready"]
+            result = await asyncio.to_thread(
+                subprocess.run, command, capture_output=True, text=True, timeout=60
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert await next_frame(page, timeout=1) == {"notification": "tea is ready"}
+
+    asyncio.run(notified())
 
     # A mention (of nobody) with no worker running gets a note after a few seconds
     # ("not notified: ... runworker"); with the worker, nothing but the message.

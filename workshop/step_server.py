@@ -120,6 +120,20 @@ class StepServer:
             f"--rcfile={self.coverage_rcfile}", f"--source={self.project_dir}",
         ]  # fmt: skip
 
+    def manage(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
+        """`python manage.py ARGS` in the served folder, as a second terminal runs it (its
+        output captured, its exit code not checked), measured when the server is."""
+        return subprocess.run(
+            [*self.python_command(), "manage.py", *args],
+            cwd=self.project_dir,
+            env=self.env if env is None else env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     def command(self) -> list[str]:
         return self.python_command() + [
             "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "chatsite.asgi:application",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pathlib
 import signal
 import subprocess
+import sys
 
 import redis
 
@@ -47,8 +48,9 @@ class StepWorker(StoppedWithCtrlC):
         redis_url: str,
         channel: str = MENTIONS_CHANNEL,
         coverage_rcfile: pathlib.Path | None = None,
+        python: str = sys.executable,
     ):
-        super().__init__(project_dir, env, coverage_rcfile=coverage_rcfile)
+        super().__init__(project_dir, env, coverage_rcfile=coverage_rcfile, python=python)
         self.redis_url = redis_url
         self.channel = channel
         self.log_path = (
@@ -94,8 +96,9 @@ class CeleryWorker(StoppedWithCtrlC):
         pool: str = "threads",
         concurrency: int = 20,
         coverage_rcfile: pathlib.Path | None = None,
+        python: str = sys.executable,
     ):
-        super().__init__(project_dir, env, coverage_rcfile=coverage_rcfile)
+        super().__init__(project_dir, env, coverage_rcfile=coverage_rcfile, python=python)
         self.pool = pool
         self.concurrency = concurrency
         self.log_path = (

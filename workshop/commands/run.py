@@ -89,8 +89,8 @@ def start_celery_worker(
     """Start `celery -A chatsite worker` beside the server (steps with tasks)."""
     if redis_url is None:
         _say(
-            "No Redis, so no Celery worker: it needs Redis as its broker. The /logs/ page "
-            "says its job was not started."
+            "No Redis, so no Celery worker: it needs Redis as its broker, and the /logs/ "
+            "page cannot start its jobs."
         )
         return
     worker = CeleryWorker(project_dir, env)
@@ -103,6 +103,37 @@ def start_celery_worker(
         f"{worker.log_path}). The page follows {logs}/access.log and error.log: "
         f"append to them, e.g. echo hello >> {logs / 'access.log'}"
     )
+
+
+# A `manage.py` beside the scratch database: the step's own, run with this server's
+# settings, database and Redis, so that a command typed in another terminal (step 9's
+# `notify` and `announce`) reaches the pages this server serves.
+_MANAGE_SCRIPT = """\
+\"\"\"`python manage.py ...` for the step `python -m workshop run` serves, with its settings,
+scratch database and Redis. Made by that command; gone when it stops.\"\"\"
+
+import os
+import runpy
+import sys
+
+os.environ.update({env!r})
+os.chdir({project!r})
+sys.path[:0] = [{project!r}, {overrides!r}]
+sys.argv[0] = "manage.py"
+runpy.run_path("manage.py", run_name="__main__")
+"""
+
+
+def write_manage_script(project_dir: pathlib.Path, env: dict[str, str]) -> pathlib.Path:
+    """A script that runs the project's manage.py as this run serves it (see _MANAGE_SCRIPT)."""
+    script = pathlib.Path(env["WORKSHOP_SCRATCH_DB"]).parent / "manage.py"
+    names = ("DJANGO_SETTINGS_MODULE", "WORKSHOP_SCRATCH_DB", "WORKSHOP_IN_MEMORY_LAYER")
+    chosen = {name: env[name] for name in (*names, "REDIS_URL") if name in env}
+    script.write_text(
+        _MANAGE_SCRIPT.format(env=chosen, project=str(project_dir), overrides=str(OVERRIDES_DIR)),
+        encoding="utf-8",
+    )
+    return script
 
 
 def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None) -> int:
@@ -151,6 +182,12 @@ def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None)
         _say(f"Open http://127.0.0.1:{port}/chat/ in your browser. Ctrl-C stops the server.")
         if step.has("login"):
             _say_demo_account()
+        if step.has("notifications"):
+            script = write_manage_script(project_dir, env)
+            _say(
+                "Push from another terminal (the step's notify and announce commands): "
+                f'{sys.executable} {script} notify {DEMO.username} "tea is ready"'
+            )
         try:
             return subprocess.call(
                 [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
