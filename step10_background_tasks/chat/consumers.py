@@ -52,7 +52,16 @@ WORKER_REPLY_SECONDS = 3
 WORKER_START_SECONDS = 5
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class LayerWatchingConsumer(AsyncWebsocketConsumer):
+    """A consumer that notices when the channel layer (Redis) goes away (step 6).
+
+    Its socket is then closed with LAYER_UNAVAILABLE, and the page tries again
+    later. Both sockets of a page need that: the room's, and from this step on the
+    notifications'. So the code lives here once, and both consumers below inherit
+    it: a subclass writes `class ChatConsumer(LayerWatchingConsumer)` and starts
+    the check in its connect().
+    """
+
     async def __call__(self, scope, receive, send):
         # Everything the consumer does runs inside this call, including the loop
         # that reads its mailbox in Redis. When Redis goes away, that loop (or a
@@ -70,6 +79,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await send({"type": "websocket.accept"})
             await send({"type": "websocket.close", "code": LAYER_UNAVAILABLE})
 
+    async def check_the_layer(self):
+        # Every few seconds, a round trip through Redis: a message to ourselves.
+        while True:
+            await asyncio.sleep(LAYER_CHECK_SECONDS)
+            try:
+                await self.channel_layer.send(self.channel_name, {"type": "layer.checked"})
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                log_layer_unavailable(self.scope, error)
+                await self.close(code=LAYER_UNAVAILABLE)
+                return
+
+    async def layer_checked(self, event):
+        # The check's message came back: Redis answers. Nothing to do.
+        pass
+
+
+class ChatConsumer(LayerWatchingConsumer):
     async def connect(self):
         # The room comes from the URL, as captured by routing.py.
         self.room_name = self.scope["url_route"]["kwargs"]["room_name"]
@@ -115,21 +141,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
             timer.cancel()
         # Leave the room's group.
         await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
-
-    async def check_the_layer(self):
-        # Every few seconds, a round trip through Redis: a message to ourselves.
-        while True:
-            await asyncio.sleep(LAYER_CHECK_SECONDS)
-            try:
-                await self.channel_layer.send(self.channel_name, {"type": "layer.checked"})
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                log_layer_unavailable(self.scope, error)
-                await self.close(code=LAYER_UNAVAILABLE)
-                return
-
-    async def layer_checked(self, event):
-        # The check's message came back: Redis answers. Nothing to do.
-        pass
 
     async def receive(self, text_data=None, bytes_data=None):
         # Called for every frame the browser sends: {"message": "..."}.
@@ -238,9 +249,11 @@ def load_history(room_name):
 
 
 def log_layer_unavailable(scope, error):
+    # "Room lobby: ..." for a room's socket, "Socket /ws/notifications/: ..." for the other.
+    room_name = scope["url_route"]["kwargs"].get("room_name")
     logger.warning(
-        "Room %s: channel layer unreachable (%s); socket closed with code %s.",
-        scope["url_route"]["kwargs"]["room_name"],
+        "%s: channel layer unreachable (%s); socket closed with code %s.",
+        f"Room {room_name}" if room_name else f"Socket {scope['path']}",
         error,
         LAYER_UNAVAILABLE,
     )
@@ -273,7 +286,7 @@ def parse_chat_message(text_data):
     return message
 
 
-class NotificationConsumer(AsyncWebsocketConsumer):
+class NotificationConsumer(LayerWatchingConsumer):
     """One socket per open page of a logged-in user, in the group "user_<pk>".
 
     Whoever knows the group's name and can reach the channel layer can notify
@@ -287,11 +300,17 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             await self.close(code=NOT_LOGGED_IN)
             return
         self.group_name = notification_group(self.scope["user"])
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
-        await self.accept()
+        # As in ChatConsumer: accept even when Redis is down, so that the close
+        # code reaches the page; then watch the layer while the page is open.
+        try:
+            await self.channel_layer.group_add(self.group_name, self.channel_name)
+        finally:
+            await self.accept()
+        self.layer_check = asyncio.create_task(self.check_the_layer())
 
     async def disconnect(self, close_code):
         if self.scope["user"].is_authenticated:
+            self.layer_check.cancel()
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
 
     async def notification(self, event):
@@ -300,12 +319,14 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({"notification": event["text"]}))
 
 
-class LogConsumer(AsyncWebsocketConsumer):
+class LogConsumer(LayerWatchingConsumer):
     """ws/logs/: a logged-in page follows one log file at a time, through a Celery job.
 
     The page sends {"follow": NAME} (a name from settings.FOLLOWED_LOGS) or
     {"stop": true}. The job runs in the Celery worker (chat/tasks.py) and sends
     to this consumer's channel name: this socket's lines reach no other page.
+    While a job runs, watch_job() notices when Redis goes away; a socket opened
+    while Redis is down is closed with LAYER_UNAVAILABLE (LayerWatchingConsumer).
     """
 
     async def connect(self):

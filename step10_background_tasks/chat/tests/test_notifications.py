@@ -19,10 +19,10 @@ from channels.testing import WebsocketCommunicator
 from channels.worker import Worker
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.management import CommandError, call_command
-from django.test import TransactionTestCase, override_settings
+from django.test import SimpleTestCase, TransactionTestCase, override_settings
 
 from chat import consumers
-from chat.consumers import NOT_LOGGED_IN
+from chat.consumers import LAYER_UNAVAILABLE, NOT_LOGGED_IN
 from chat.mentions import MENTIONS_CHANNEL, find_mentions
 from chat.rooms import ROOM_NAME_RULE
 from chat.routing import websocket_urlpatterns
@@ -142,6 +142,20 @@ class NotificationConsumerTests(TransactionTestCase):
         )
         self.assertEqual(await alice.receive_json_from(), {"announcement": "closing soon"})
         await alice.disconnect()
+
+
+@override_settings(CHANNEL_LAYERS=UNREACHABLE_LAYER)
+class NotificationRedisDownTests(SimpleTestCase):
+    async def test_the_socket_is_closed_with_a_code_that_says_why(self):
+        # As the room's socket (test_consumers.py): the page learns that Redis is away.
+        communicator = WebsocketCommunicator(application, "/ws/notifications/")
+        communicator.scope["user"] = User(username="bob")
+        with self.assertLogs("chat.consumers", "WARNING") as logs:
+            connected, _ = await communicator.connect(timeout=10)
+            self.assertTrue(connected)
+            closed = await communicator.receive_output(timeout=10)
+        self.assertEqual(closed, {"type": "websocket.close", "code": LAYER_UNAVAILABLE})
+        self.assertIn("Socket /ws/notifications/: channel layer unreachable", logs.output[0])
 
 
 class CommandRefusalTests(TransactionTestCase):
