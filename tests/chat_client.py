@@ -71,6 +71,11 @@ def join(
     return open_socket(server, f"/ws/chat/{room}/", origin, session)
 
 
+def notifications_of(server: StepServer, account: Account):
+    """Open the notification socket of a page of account's (from step 09 on; `async with`)."""
+    return open_socket(server, "/ws/notifications/", session=session_for(server, account))
+
+
 def chat_message(server: StepServer, text: str, sender: Account | None = None) -> dict:
     """The frame every member receives when `sender` says `text`.
 

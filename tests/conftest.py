@@ -31,6 +31,7 @@ from workshop.manifest import Step, get_step, load_steps
 from workshop.postgres_server import PostgresServer, PostgresUnavailable
 from workshop.redis_server import RedisServer, RedisUnavailable
 from workshop.step_server import StepServer, copy_project, project_env, run_manage
+from workshop.step_worker import CeleryWorker, StepWorker
 
 IDLE_CHECKED = pytest.StashKey[set]()  # the worker groups in which a test checks idle sockets
 
@@ -238,6 +239,8 @@ class ServerPool:
         self.servers: dict[StepUnderTest, StepServer] = {}
         self.runservers: dict[StepUnderTest, StepServer] = {}
         self.extra: list[StepServer] = []  # kept for the session, e.g. the idle sockets' server
+        self.workers: dict[StepUnderTest, StepWorker] = {}
+        self.celery_workers: dict[StepUnderTest, CeleryWorker] = {}
         rcfile = os.environ.get("WORKSHOP_COVERAGE") == "1"
         self.coverage_rcfile = RCFILE if rcfile else None
 
@@ -285,13 +288,47 @@ class ServerPool:
             self.runservers[under_test] = server
         return server
 
+    def worker(self, under_test: StepUnderTest, redis_url: str) -> StepWorker:
+        """The step's `manage.py runworker mentions` (one per step), restarted when stopped."""
+        worker = self.workers.get(under_test)
+        if worker is None or not worker.running:
+            env = project_env(redis_url)
+            copy = self.copy_of(under_test, env)
+            worker = StepWorker(
+                copy, env, redis_url, coverage_rcfile=self.coverage_rcfile, python=self.python
+            )
+            self.workers[under_test] = worker.start()
+        return worker
+
+    def celery_worker(
+        self, under_test: StepUnderTest, redis_url: str, shared: bool = True, pool: str = "threads"
+    ) -> CeleryWorker:
+        """The step's `celery -A chatsite worker` (threads pool): one per step, restarted
+        when stopped; shared=False starts another (any pool), for the caller to stop."""
+        worker = self.celery_workers.get(under_test) if shared else None
+        if worker is None or not worker.running:
+            env = project_env(redis_url)
+            copy = self.copy_of(under_test, env)
+            # 24 slots, where the README starts 20: a job that a test stopped frees its
+            # slot a moment later, and the next test's 20 jobs must not wait for it.
+            # Not measured with prefork: its jobs run in forked children.
+            rcfile = self.coverage_rcfile if pool != "prefork" else None
+            worker = CeleryWorker(
+                copy, env, pool=pool, concurrency=24, coverage_rcfile=rcfile, python=self.python
+            )
+            worker.start()
+            if shared:
+                self.celery_workers[under_test] = worker
+        return worker
+
     def close(self) -> None:
         servers = [*self.servers.values(), *self.runservers.values(), *self.extra]
         # All told to stop first, then waited for: they shut down side by side, not in turn.
+        # (A worker stops on Ctrl-C, which lets coverage.py save what it measured.)
         for server in servers:
             if server.running:
                 server.process.terminate()
-        for server in servers:
+        for server in [*servers, *self.workers.values(), *self.celery_workers.values()]:
             server.stop()
 
 
@@ -390,6 +427,33 @@ def _open_idle_sockets_early(request):
         # Not this test's failure: the idle test tries again, and reports it.
         with contextlib.suppress(Exception):
             request.getfixturevalue("idle_sockets")
+
+
+@pytest.fixture
+def mentions_worker(step, server_pool, redis_url) -> StepWorker:
+    """The step's Channels worker, `manage.py runworker mentions` (shared per step)."""
+    return server_pool.worker(step, redis_url)
+
+
+@pytest.fixture
+def celery_worker(step, server_pool, redis_url) -> CeleryWorker:
+    """The step's Celery worker, `celery -A chatsite worker` (shared per step)."""
+    return server_pool.celery_worker(step, redis_url)
+
+
+@pytest.fixture
+def start_celery_worker(step, server_pool):
+    """Start Celery workers of the step against a Redis of the test's; stopped after it."""
+    started = []
+
+    def start(redis_url: str, pool: str = "threads") -> CeleryWorker:
+        worker = server_pool.celery_worker(step, redis_url, shared=False, pool=pool)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
 
 
 # --- The servers' own output in a failing test's report ---------------------------------

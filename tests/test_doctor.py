@@ -321,3 +321,46 @@ def test_the_old_browser_variable_still_works_and_says_its_new_name(tmp_path):
     result = doctor("2", "--tests", CHROMIUM_PATH=browser, CHROMEDRIVER_PATH=driver)
     line_of(result.output, "FAIL", "Chromium 120 but ChromeDriver 121")  # it was used
     assert "CHROMIUM_PATH is now called CHROME_BINARY" in result.output
+
+
+def test_a_step_with_notifications_needs_channels_in_installed_apps(tmp_path):
+    copy = broken(tmp_path, 9, "chatsite/settings.py", '    "channels",\n', "")
+    result = doctor("9", "--project", str(copy), redis_url=closed_redis_url())
+    what = line_of(result.output, "FAIL", 'INSTALLED_APPS has no "channels"')
+    assert "Unknown command: 'runworker'" in what
+    assert 'add "channels"' in fix_after(result.output, 'no "channels"')
+
+
+def test_a_step_with_notifications_needs_the_channel_route(tmp_path):
+    copy = broken(tmp_path, 9, "chatsite/asgi.py", '"channel": ChannelNameRouter', '"unused":dict')
+    result = doctor("9", "--project", str(copy), redis_url=closed_redis_url())
+    line_of(result.output, "FAIL", "No application configured for scope type 'channel'")
+    assert "ChannelNameRouter" in fix_after(result.output, 'routes no "channel" scope')
+
+
+def test_a_step_with_tasks_passes_its_celery_checks():
+    result = doctor("10", redis_url=closed_redis_url())
+    what = line_of(result.output, "ok", "Celery app: broker redis://")
+    assert "chat.tasks.follow_log registered" in what
+
+
+def test_a_step_with_tasks_needs_the_app_loaded_with_django(tmp_path):
+    copy = broken(tmp_path, 10, "chatsite/__init__.py", "from .celery import app", "app = None  #")
+    result = doctor("10", "--project", str(copy), redis_url=closed_redis_url())
+    line_of(result.output, "FAIL", "chatsite/__init__.py does not import the Celery app")
+    assert "from .celery import app as celery_app" in fix_after(result.output, "__init__.py")
+
+
+def test_a_step_with_tasks_needs_the_broker_from_the_settings(tmp_path):
+    copy = broken(tmp_path, 10, "chatsite/celery.py", 'namespace="CELERY"', 'namespace="NONE"')
+    result = doctor("10", "--project", str(copy), redis_url=closed_redis_url())
+    line_of(result.output, "FAIL", "Celery's broker is not set, so amqp://")
+    assert "CELERY_BROKER_URL" in fix_after(result.output, "Celery's broker")
+
+
+def test_a_step_with_tasks_needs_its_tasks_found(tmp_path):
+    copy = broken(tmp_path, 10, "chatsite/celery.py", "app.autodiscover_tasks()", "")
+    # The server would still import chat.tasks (consumers.py does); the worker would not.
+    result = doctor("10", "--project", str(copy), redis_url=closed_redis_url())
+    line_of(result.output, "FAIL", "Received unregistered task of type 'chat.tasks.follow_log'")
+    assert "autodiscover_tasks" in fix_after(result.output, "unregistered")

@@ -25,7 +25,9 @@ ANNOUNCED = {
     "server_pool": "copying your project",
     "server": "migrating a copy of your project and starting Daphne",
     "runserver": "starting `python manage.py runserver`",
+    "mentions_worker": "starting `python manage.py runworker mentions`",
     "chromium": "starting headless Chromium",
+    "celery_worker": "starting `celery -A chatsite worker`",
 }
 
 

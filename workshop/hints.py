@@ -159,16 +159,69 @@ HINTS: tuple[Hint, ...] = (
     Hint(
         "in-memory-layer",
         'a worker or shell prints "sent", and nothing arrives; messages vanish between two '
-        "server processes",
+        "server processes; from step 9, `manage.py notify` says `it cannot reach another "
+        "process`",
         "the in-memory channel layer lives inside one process",
         "use the Redis layer (step 3) in every process",
+        patterns=(r"it cannot reach another process",),
+        example="it cannot reach another process",
+    ),
+    Hint(
+        "worker-silent",
+        "the room page says `@bob not notified: mentions are delivered by a worker, and it did "
+        "not answer`",
+        "no process reads the channel `mentions`: `python manage.py runworker mentions` is not "
+        "running, or runs with another REDIS_URL than the server; a message sent to a channel "
+        "nobody reads is lost",
+        "start `python manage.py runworker mentions` in a second terminal, in the same folder "
+        "and with the same REDIS_URL as the server",
+        patterns=(r"not notified: mentions are delivered by a worker",),
+        example="@bob not notified: mentions are delivered by a worker, and it did not answer",
+    ),
+    Hint(
+        "celery-no-broker",
+        "the Celery worker prints `consumer: Cannot connect to amqp://guest:**@127.0.0.1:5672//: "
+        "[Errno 111] Connection refused.` again and again (step 10)",
+        "the worker never read `CELERY_BROKER_URL`, so it tries Celery's default broker, "
+        "RabbitMQ: `chatsite/celery.py` lacks "
+        '`config_from_object("django.conf:settings", namespace="CELERY")`, or the setting is '
+        "misspelled. (`Cannot connect to redis://...` instead: Redis is not running, see "
+        "[redis-down](#redis-down))",
+        "keep `config_from_object` in `chatsite/celery.py` as step 10 has it, and "
+        "`CELERY_BROKER_URL = REDIS_URL` in `settings.py`; restart the worker",
+        patterns=(r"consumer: Cannot connect to amqp://",),
+        example="consumer: Cannot connect to amqp://guest:**@127.0.0.1:5672//: [Errno 111] "
+        "Connection refused.",
+    ),
+    Hint(
+        "celery-unregistered",
+        "the Celery worker prints `Received unregistered task of type 'chat.tasks.follow_log'` "
+        "(step 10)",
+        "the worker does not know the task `{0}`: it never imported `chat/tasks.py`",
+        "keep `app.autodiscover_tasks()` in `chatsite/celery.py`, name the module `tasks.py` "
+        "in an app of `INSTALLED_APPS`, and restart the worker after adding a task",
+        patterns=(r"Received unregistered task of type '([\w.]+)'",),
+        example="Received unregistered task of type 'chat.tasks.follow_log'",
+    ),
+    Hint(
+        "celery-not-started",
+        "the logs page says `not started. No worker started the job within 5 s` (step 10)",
+        "no Celery worker took the job: none runs, it runs with another `REDIS_URL`, or all "
+        "its slots are busy (each followed log holds one until it stops)",
+        "start `celery -A chatsite worker --pool threads --concurrency 20 --loglevel info` in "
+        "another terminal, in the project folder, with the same `REDIS_URL` as the server",
+        patterns=(r"No worker started the job within",),
+        example="No worker started the job within 5 s",
     ),
     Hint(
         "async-to-sync-in-loop",
         "`You cannot use AsyncToSync in the same thread as an async event loop`",
-        "`async_to_sync(...)` is called inside async code (an async consumer, a notebook)",
+        "`async_to_sync(...)` is called inside async code (an async consumer, a notebook), or a "
+        "Celery task runs in an async test with `CELERY_TASK_ALWAYS_EAGER` (eager mode runs it "
+        "inside the test's event loop)",
         "in an `AsyncWebsocketConsumer` write `await self.channel_layer.group_send(...)` "
-        "directly, without `async_to_sync`",
+        "directly, without `async_to_sync`; test tasks with a real worker "
+        "(`celery.contrib.testing.worker.start_worker`, step 10), not eager mode",
         patterns=(r"You cannot use AsyncToSync in the same thread as an async event loop",),
         example="You cannot use AsyncToSync in the same thread as an async event loop",
     ),

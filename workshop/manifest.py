@@ -11,7 +11,7 @@ MANIFEST_PATH = REPO_ROOT / "steps.toml"
 
 CAPABILITIES = (
     "http", "websocket", "groups", "async", "input-checks", "student-tests", "reconnect",
-    "burst", "hostile-input", "login", "history",
+    "burst", "hostile-input", "login", "history", "notifications", "tasks",
 )  # fmt: skip
 
 # The workshop's parts: part 1 builds the chat, part 2 ("going further") adds what a

@@ -12,6 +12,7 @@ import atexit
 import inspect
 import os
 import pathlib
+import textwrap
 
 from .manifest import REPO_ROOT
 from .redis_server import (
@@ -125,3 +126,20 @@ def show_assignment(path: pathlib.Path, name: str):
             source = "\n".join(lines[start : node.end_lineno])
             return _code(source, f"from {_where(path)}")
     raise LookupError(f"{path} has no top-level assignment to {name}")
+
+
+def show_definition(path: pathlib.Path, name: str):
+    """A class or function in a Python file, or a method as "Class.method", read from the
+    file: for step code a notebook cannot import (it runs with another step's settings)."""
+    path = pathlib.Path(path)
+    text = path.read_text(encoding="utf-8")
+    definitions = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    body, node = ast.parse(text).body, None
+    for part in name.split("."):
+        node = next((n for n in body if isinstance(n, definitions) and n.name == part), None)
+        if node is None:
+            raise LookupError(f"{path} has no definition of {name}")
+        body = node.body
+    start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+    source = textwrap.dedent("\n".join(text.splitlines()[start : node.end_lineno]))
+    return _code(source, f"from {_where(path)}")

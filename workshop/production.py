@@ -30,6 +30,7 @@ from .processes import stop_process
 from .production_nginx import Nginx
 from .redis_server import INSTALL_HINT, RedisServer, RedisUnavailable, find_redis_server, ping
 from .step_server import StepServer, copy_project, project_env, run_manage
+from .step_worker import celery_worker_argv
 
 OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent / "overrides"
 SERVER_PROCESSES = 2
@@ -45,9 +46,13 @@ class ExtraProcess:
 
 # The processes a capability adds to the stack, started in the copy with the stack's
 # environment (REDIS_URL, and DATABASE_URL when the caller sets it) once Daphne runs.
-# A step that needs one adds one entry, e.g.
-#   "notifications": (ExtraProcess("runworker", ("manage.py", "runworker", "notify")),),
-EXTRA_PROCESSES: dict[str, tuple[ExtraProcess, ...]] = {}
+# A step that needs one adds one entry.
+EXTRA_PROCESSES: dict[str, tuple[ExtraProcess, ...]] = {
+    # Step 09: the Channels worker that delivers @mentions (chat/mentions.py).
+    "notifications": (ExtraProcess("runworker", ("manage.py", "runworker", "mentions")),),
+    # Step 10: the Celery worker that runs the /logs/ page's jobs (chat/tasks.py).
+    "tasks": (ExtraProcess("celery", tuple(celery_worker_argv())),),
+}
 
 
 class ProductionServer(StepServer):

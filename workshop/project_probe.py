@@ -12,6 +12,7 @@ folder it takes off sys.path so that nothing there shadows the project's modules
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import json
 import os
@@ -84,6 +85,25 @@ def login_page() -> dict:
     return found
 
 
+def celery_app(package: str) -> dict | None:
+    """The project's Celery app (PACKAGE/celery.py, where `celery -A PACKAGE` looks): its
+    broker and tasks, or the error that stops it loading; None if the project has none."""
+    name = f"{package}.celery"
+    loaded_by_django = name in sys.modules  # PACKAGE/__init__.py imports it (step 10)
+    try:
+        if importlib.util.find_spec(name) is None:
+            return None
+        app = importlib.import_module(name).app
+        app.loader.import_default_modules()  # what the worker does: autodiscover_tasks()
+    except BaseException as error:  # noqa: BLE001
+        return {"error": error_text(error)}
+    return {
+        "loaded_by_django": loaded_by_django,
+        "broker": str(app.conf.broker_url),
+        "tasks": sorted(task for task in app.tasks if not task.startswith("celery.")),
+    }
+
+
 def probe(project: pathlib.Path) -> dict:
     module_name = settings_module(project)
     os.environ["DJANGO_SETTINGS_MODULE"] = module_name
@@ -109,8 +129,14 @@ def probe(project: pathlib.Path) -> dict:
         from django.utils.module_loading import import_string
 
         django.setup()
+        # Before the ASGI app: importing it imports the consumers, and with them the tasks
+        # they send, which would hide tasks that the worker alone would not find.
+        result["celery"] = celery_app(module_name.rpartition(".")[0] or module_name)
         application = import_string(result["asgi_application"])
         result["websocket_routes"] = websocket_routes(application)
+        # The kinds of connection ProtocolTypeRouter serves ("http", "websocket", "channel").
+        mapping = getattr(application, "application_mapping", None)
+        result["scope_types"] = sorted(mapping) if mapping is not None else None
     except BaseException as error:  # noqa: BLE001
         result["asgi_error"] = error_text(error)
         return result

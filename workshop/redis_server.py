@@ -32,6 +32,20 @@ def configured_url() -> str:
     return os.environ.get("REDIS_URL") or DEFAULT_URL
 
 
+def with_database(url: str, number: int) -> str:
+    """The same Redis at url, database `number`: redis://host:port/0 -> redis://host:port/N.
+
+    Celery's queue is a list in the database its broker URL names; tests that start
+    Celery workers of different copies of step 10 on one Redis give each its own database,
+    so that no worker takes another copy's jobs. (Pub/sub, the channel layer's part,
+    spans all databases, so the layer is unaffected.)
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
 class RedisUnavailable(RuntimeError):
     """No Redis could be reached or started."""
 

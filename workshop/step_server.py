@@ -111,14 +111,31 @@ class StepServer:
     def ws_url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
 
+    def python_command(self) -> list[str]:
+        """The step's Python, under coverage.py when measuring."""
+        if not self.coverage_rcfile:
+            return [self.python]
+        return [
+            self.python, "-m", "coverage", "run", "--parallel-mode",
+            f"--rcfile={self.coverage_rcfile}", f"--source={self.project_dir}",
+        ]  # fmt: skip
+
+    def manage(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
+        """`python manage.py ARGS` in the served folder, as a second terminal runs it (its
+        output captured, its exit code not checked), measured when the server is."""
+        return subprocess.run(
+            [*self.python_command(), "manage.py", *args],
+            cwd=self.project_dir,
+            env=self.env if env is None else env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     def command(self) -> list[str]:
-        command = [self.python]
-        if self.coverage_rcfile:
-            command += [
-                "-m", "coverage", "run", "--parallel-mode",
-                f"--rcfile={self.coverage_rcfile}", f"--source={self.project_dir}",
-            ]  # fmt: skip
-        return command + [
+        return self.python_command() + [
             "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "chatsite.asgi:application",
         ]  # fmt: skip
 
@@ -131,15 +148,19 @@ class StepServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        if not wait_until(
-            lambda: answers_http(self.url + "/chat/"), timeout, interval=0.2, process=self.process
-        ):
+        if not wait_until(self.ready, timeout, interval=0.2, process=self.process):
             self.stop()
             raise StepServerError(
-                f"Daphne did not start serving {self.project_dir.name} on {self.url} "
-                f"within {timeout:.0f} s. Its output:\n{self.log_text()[-4000:]}"
+                f"{self.not_ready()} within {timeout:.0f} s. Its output:\n{self.log_text()[-4000:]}"
             )
         return self
+
+    def not_ready(self) -> str:
+        return f"Daphne did not start serving {self.project_dir.name} on {self.url}"
+
+    def ready(self) -> bool:
+        """Whether the process serves yet (subclasses that are not web servers override it)."""
+        return answers_http(self.url + "/chat/")
 
     @property
     def running(self) -> bool:

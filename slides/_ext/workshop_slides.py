@@ -124,6 +124,10 @@ def versions(root: pathlib.Path) -> str:
     return " · ".join(shown) + "\n"
 
 
+# More files than this, and the what-changed table is set in smaller type.
+MANY_FILES = 14
+
+
 def what_changed(step, previous, root: pathlib.Path, srcdir: pathlib.Path) -> str:
     """The generated slides: the files a step changed, then one diff per file."""
     here = root / step.folder
@@ -176,6 +180,9 @@ def what_changed(step, previous, root: pathlib.Path, srcdir: pathlib.Path) -> st
             "come back to them; right goes on to the code."
         )
     table = "\n".join(["| File | Change |", "|---|---|", *rows])
+    if len(rows) > MANY_FILES:
+        # A smaller type (workshop.css), so that a long list still fits the slide.
+        table = f":::{{container}} many-files\n{table}\n:::"
     overview = f"{heading}\n\n{intro}\n\n{table}\n\n```{{revealjs-notes}}\n{notes}\n```\n"
     return "\n".join([overview, *diffs])
 

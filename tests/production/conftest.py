@@ -15,6 +15,7 @@ from tests.prerequisites import unavailable
 from workshop.manifest import load_steps
 from workshop.production import ProductionStack
 from workshop.production_nginx import INSTALL_HINT, find_nginx
+from workshop.redis_server import with_database
 
 from .members import IdleMember
 
@@ -30,8 +31,12 @@ def require_nginx() -> None:
 def production_stack(redis_url, tmp_path_factory):
     """The last step behind nginx; started once per session."""
     require_nginx()
+    # A Redis database of its own (from step 10, Celery's queue is in it): the acceptance
+    # tests' Celery worker must not take the stack's jobs, nor the stack's worker theirs.
     stack = ProductionStack(
-        LAST_STEP, redis_url=redis_url, scratch=tmp_path_factory.mktemp("production")
+        LAST_STEP,
+        redis_url=with_database(redis_url, 3),
+        scratch=tmp_path_factory.mktemp("production"),
     )
     with stack:
         yield stack

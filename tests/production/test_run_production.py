@@ -55,13 +55,19 @@ def test_it_serves_the_last_step_behind_nginx_and_ctrl_c_stops_everything(
             start_new_session=True,  # Ctrl-C reaches the terminal's whole group
         )
     url = f"http://127.0.0.1:{port}"
+    opened = f"Open {url}/chat/"
     try:
-        served = wait_until(lambda: serves(url + "/chat/"), 90, 0.5, process=process)
+        # The banner comes once nginx serves (the stack's last process): wait for both.
+        served = wait_until(
+            lambda: serves(url + "/chat/") and opened in log_path.read_text(),
+            90,
+            0.5,
+            process=process,
+        )
         assert served, log_path.read_text()
         status, headers, _ = fetch(url + "/static/admin/css/base.css")
         assert status == 200 and headers["Server"].startswith("nginx")
         banner = log_path.read_text()
-        assert f"Open {url}/chat/" in banner
         if LAST_STEP.has("login"):
             # The account the banner names logs in through nginx.
             assert f"Log in as {DEMO.username!r} with the password {DEMO.password!r}" in banner

@@ -17,8 +17,10 @@ import pytest
 
 from tests.chat_client import chat_message, close_code, join, next_frame, say
 from tests.pages import chat_log, open_room, post_message, text_of, wait_until_log_contains
+from tests.task_client import append, follow, lines_of, logs_socket
 from workshop.accounts import LOGIN_PATH
 from workshop.accounts import fetch as fetch_page
+from workshop.manifest import load_steps
 from workshop.processes import wait_until
 from workshop.production_nginx import SITE_CONFIG
 
@@ -29,6 +31,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 NOT_LOGGED_IN = 4401  # the close code of a step with users (chat/consumers.py)
 NGINX_DEFAULT_READ_TIMEOUT = 60  # seconds, when the site file sets no proxy_read_timeout
 RECONNECT_SECONDS = 20
+LAST_STEP = load_steps()[-1]
 
 
 @pytest.fixture
@@ -163,6 +166,22 @@ def test_a_socket_idle_longer_than_nginx_read_timeout_stays_open(stack, idle_mem
         f"{idle_member.error!r}"
     )
     assert idle_member.echo == chat_message(stack, "still here")
+
+
+@pytest.mark.skipif(not LAST_STEP.has("tasks"), reason="the last step runs no Celery jobs")
+def test_the_stacks_celery_worker_runs_a_pages_job_through_nginx(stack):
+    logs = stack.copy / "logs"  # settings.FOLLOWED_LOGS of the step, in the stack's copy
+    logs.mkdir(exist_ok=True)
+    access = logs / "access.log"
+    access.touch()
+
+    async def scenario():
+        async with logs_socket(stack) as page:
+            job = await follow(page, "access")
+            append(access, ["through nginx"])
+            assert await lines_of(page, job, 1) == ["through nginx"]
+
+    asyncio.run(scenario())
 
 
 def test_a_rolling_restart_loses_no_message_a_connected_member_sent(stack):

@@ -12,7 +12,9 @@ from tests.conftest import unavailable
 from workshop.redis_server import RedisServer, RedisUnavailable
 
 # Run before the page's own script: wrap WebSocket so that the test can count
-# every socket the page opens and the most that were ever alive at once.
+# every room socket the page opens and the most that were ever alive at once.
+# Only room sockets (/ws/chat/): from step 09 on, each page also opens a socket
+# for its user's notifications, which reconnects on its own.
 COUNT_SOCKETS = """
 window.socketsOpened = 0;
 window.mostSocketsAlive = 0;
@@ -21,6 +23,9 @@ const NativeWebSocket = window.WebSocket;
 window.WebSocket = class extends NativeWebSocket {
     constructor(...args) {
         super(...args);
+        if (!String(args[0]).includes('/ws/chat/')) {
+            return;
+        }
         sockets.push(this);
         window.socketsOpened += 1;
         const alive = sockets.filter((s) => s.readyState <= NativeWebSocket.OPEN).length;

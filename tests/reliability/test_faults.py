@@ -14,8 +14,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from websockets.exceptions import ConnectionClosed
 
-from tests.chat_client import chat_message, close_code, join, next_frame, say
+from tests.chat_client import chat_message, close_code, join, next_frame, notifications_of, say
 from tests.pages import chat_log, open_room, post_message, text_of, wait_until_log_contains
+from workshop.accounts import BOB
 from workshop.processes import wait_until
 
 pytestmark = [pytest.mark.needs("reconnect"), pytest.mark.slow]
@@ -71,6 +72,36 @@ def test_redis_stopping_closes_sockets_with_4503_and_the_chat_serves_again(
     assert "Exception inside application" not in log, log[-3000:]
 
 
+@pytest.mark.needs("notifications")
+def test_redis_stopping_closes_the_notification_socket_with_4503_too(private_redis, start_server):
+    # From step 09 each page also has a notification socket: it must notice as well, or a
+    # page would wait for notifications that cannot come, and never reconnect.
+    server = start_server(redis_url=private_redis.url)
+
+    async def scenario():
+        async with notifications_of(server, BOB) as page:
+            private_redis.stop()
+            assert await close_code(page) == LAYER_UNAVAILABLE
+        private_redis.start()
+        deadline = time.monotonic() + RECONNECT_SECONDS
+        while True:  # as the page does: try again until the server's Redis is back
+            try:
+                async with notifications_of(server, BOB) as page:
+                    pushed = await asyncio.to_thread(server.manage, "notify", BOB.username, "back")
+                    assert pushed.returncode == 0, pushed.stderr
+                    assert await next_frame(page) == {"notification": "back"}
+                    return
+            except (ConnectionClosed, ConnectionResetError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+    asyncio.run(scenario())
+    log = server.log_text()
+    assert "Socket /ws/notifications/: channel layer unreachable" in log, log[-3000:]
+    assert "Exception inside application" not in log, log[-3000:]
+
+
 def test_the_page_reconnects_by_itself_after_redis_restarts(
     private_redis, start_server, socket_counting_tab
 ):
@@ -95,10 +126,19 @@ def test_the_page_reconnects_by_itself_after_redis_restarts(
     asyncio.run(bob_says("before the restart"))
     wait_until_log_contains(browser, "before the restart")
 
+    def disconnected_and_send_disabled() -> bool:
+        # Both in one look: the page tries again every few seconds, and each attempt is
+        # accepted and closed at once (4503), so between two looks the page may have been
+        # "Connected", with Send enabled, for a moment.
+        text, disabled = browser.execute_script(
+            "return [document.querySelector('#connection-status').textContent,"
+            " document.querySelector('#chat-message-submit').disabled];"
+        )
+        said_why = "Redis" in text and "Reconnecting in" in text
+        return text.startswith("Disconnected (code 4503)") and said_why and disabled
+
     private_redis.stop()
-    wait(lambda: status().startswith("Disconnected (code 4503)"), "the page did not show 4503")
-    assert "Redis" in status() and "Reconnecting in" in status(), status()
-    assert not send_button.is_enabled(), "Send stays enabled while disconnected"
+    wait(disconnected_and_send_disabled, "the page did not say 4503 with Send disabled")
     # Typed while disconnected: Enter does nothing, and the text stays in the box.
     post_message(browser, "typed while Redis was down")
     message_box = browser.find_element(By.ID, "chat-message-input")

@@ -254,6 +254,99 @@ def probe_project(project: pathlib.Path, python: pathlib.Path) -> dict:
         return {"settings_error": output[-1] if output else f"exit {completed.returncode}"}
 
 
+def check_worker(found: dict, apps: list[str], settings_file: str) -> list[Result]:
+    """What `manage.py runworker mentions` needs (steps with notifications)."""
+    results = []
+    if "channels" not in apps:
+        results.append(
+            Result(
+                "FAIL",
+                'INSTALLED_APPS has no "channels": `manage.py runworker` answers '
+                "`Unknown command: 'runworker'`",
+                f'add "channels" to INSTALLED_APPS in {settings_file}',
+            )
+        )
+    else:
+        results.append(Result("ok", '"channels" is in INSTALLED_APPS (for runworker)'))
+    scope_types = found.get("scope_types")
+    if scope_types is not None and "channel" not in scope_types:
+        results.append(
+            Result(
+                "FAIL",
+                'asgi.py routes no "channel" scope: runworker fails with `No application '
+                "configured for scope type 'channel'`",
+                'add "channel": ChannelNameRouter({...}) to ProtocolTypeRouter in chatsite/asgi.py',
+            )
+        )
+    elif scope_types is not None:
+        results.append(Result("ok", 'asgi.py routes the "channel" scope (for runworker)'))
+    return results
+
+
+# The task step 10's /logs/ page sends to the worker (chat/tasks.py).
+FOLLOW_TASK = "chat.tasks.follow_log"
+
+
+def check_celery(celery: dict | None) -> list[Result]:
+    """What `celery -A chatsite worker` needs (steps with tasks); celery is what
+    project_probe.py found (None: no chatsite/celery.py)."""
+    if celery is None:
+        return [
+            Result(
+                "FAIL",
+                "no chatsite/celery.py: `celery -A chatsite worker` finds no Celery app",
+                "write chatsite/celery.py as step 10 has it (Celery's Django guide)",
+            )
+        ]
+    if "error" in celery:
+        return [
+            Result(
+                "FAIL",
+                f"chatsite/celery.py does not load: {celery['error']}",
+                "fix that line; `celery -A chatsite worker` shows the whole error",
+            )
+        ]
+    results = []
+    if not celery["loaded_by_django"]:
+        results.append(
+            Result(
+                "FAIL",
+                "chatsite/__init__.py does not import the Celery app: the server sends its jobs "
+                "to Celery's default broker (amqp://, RabbitMQ), and the page's job fails",
+                'add `from .celery import app as celery_app` and `__all__ = ("celery_app",)` '
+                "to chatsite/__init__.py",
+            )
+        )
+    broker = celery["broker"]
+    if not broker.startswith(("redis://", "rediss://")):
+        if broker in ("", "None"):  # Celery then connects to its default, RabbitMQ
+            broker = "not set, so amqp:// (RabbitMQ)"
+        results.append(
+            Result(
+                "FAIL",
+                f"Celery's broker is {broker}, not Redis: the worker prints "
+                "`consumer: Cannot connect to amqp://...`",
+                "set CELERY_BROKER_URL = REDIS_URL in settings.py, and keep config_from_object("
+                '"django.conf:settings", namespace="CELERY") in chatsite/celery.py',
+            )
+        )
+    if FOLLOW_TASK not in celery["tasks"]:
+        results.append(
+            Result(
+                "FAIL",
+                f"the worker would not know {FOLLOW_TASK}: it prints `Received unregistered "
+                f"task of type '{FOLLOW_TASK}'`",
+                "keep app.autodiscover_tasks() in chatsite/celery.py, and the task in "
+                "chat/tasks.py",
+            )
+        )
+    if not results:
+        results.append(
+            Result("ok", f"Celery app: broker {celery['broker']}, task {FOLLOW_TASK} registered")
+        )
+    return results
+
+
 def check_project(
     project: pathlib.Path, step: Step, python: pathlib.Path = pathlib.Path(sys.executable)
 ) -> list[Result]:
@@ -359,6 +452,11 @@ def check_project(
             )
         else:
             results.append(Result("ok", f"{len(routes)} WebSocket route(s), each with as_asgi()"))
+
+    if step.has("notifications"):
+        results += check_worker(found, apps, settings_file)
+    if step.has("tasks") and "celery" in found:  # the probe got as far as Celery
+        results += check_celery(found["celery"])
 
     login = found.get("login_page")
     if step.has("login") and login is not None:

@@ -21,6 +21,7 @@ from ..redis_server import (
     ping,
 )
 from ..step_server import StepServerError, project_env, run_manage
+from ..step_worker import CeleryWorker, StepWorker
 
 OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent.parent / "overrides"
 
@@ -65,6 +66,76 @@ def choose_channel_layer(stack: contextlib.ExitStack) -> str | None:
     return None
 
 
+def start_worker(
+    stack: contextlib.ExitStack, project_dir: pathlib.Path, env: dict, redis_url: str | None
+) -> None:
+    """Start `manage.py runworker mentions` beside the server (steps with notifications)."""
+    if redis_url is None:
+        _say(
+            "No Redis, so no worker: `manage.py runworker mentions` could not reach this "
+            "server through the in-memory layer, and an @mention says it was not delivered."
+        )
+        return
+    worker = StepWorker(project_dir, env, redis_url)
+    worker.log_path = pathlib.Path(env["WORKSHOP_SCRATCH_DB"]).parent / "runworker.log"
+    worker.start()  # StepServerError when it cannot: serve() reports it
+    stack.callback(worker.stop)
+    _say(f"Started `manage.py runworker mentions` (delivers @mentions; log: {worker.log_path}).")
+
+
+def start_celery_worker(
+    stack: contextlib.ExitStack, project_dir: pathlib.Path, env: dict, redis_url: str | None
+) -> None:
+    """Start `celery -A chatsite worker` beside the server (steps with tasks)."""
+    if redis_url is None:
+        _say(
+            "No Redis, so no Celery worker: it needs Redis as its broker, and the /logs/ "
+            "page cannot start its jobs."
+        )
+        return
+    worker = CeleryWorker(project_dir, env)
+    worker.log_path = pathlib.Path(env["WORKSHOP_SCRATCH_DB"]).parent / "celery.log"
+    worker.start()  # StepServerError when it cannot: serve() reports it
+    stack.callback(worker.stop)
+    logs = pathlib.Path(env["CHAT_LOG_DIR"])
+    _say(
+        f"Started `celery -A chatsite worker` (runs the /logs/ page's jobs; log: "
+        f"{worker.log_path}). The page follows {logs}/access.log and error.log: "
+        f"append to them, e.g. echo hello >> {logs / 'access.log'}"
+    )
+
+
+# A `manage.py` beside the scratch database: the step's own, run with this server's
+# settings, database and Redis, so that a command typed in another terminal (step 9's
+# `notify` and `announce`) reaches the pages this server serves.
+_MANAGE_SCRIPT = """\
+\"\"\"`python manage.py ...` for the step `python -m workshop run` serves, with its settings,
+scratch database and Redis. Made by that command; gone when it stops.\"\"\"
+
+import os
+import runpy
+import sys
+
+os.environ.update({env!r})
+os.chdir({project!r})
+sys.path[:0] = [{project!r}, {overrides!r}]
+sys.argv[0] = "manage.py"
+runpy.run_path("manage.py", run_name="__main__")
+"""
+
+
+def write_manage_script(project_dir: pathlib.Path, env: dict[str, str]) -> pathlib.Path:
+    """A script that runs the project's manage.py as this run serves it (see _MANAGE_SCRIPT)."""
+    script = pathlib.Path(env["WORKSHOP_SCRATCH_DB"]).parent / "manage.py"
+    names = ("DJANGO_SETTINGS_MODULE", "WORKSHOP_SCRATCH_DB", "WORKSHOP_IN_MEMORY_LAYER")
+    chosen = {name: env[name] for name in (*names, "REDIS_URL") if name in env}
+    script.write_text(
+        _MANAGE_SCRIPT.format(env=chosen, project=str(project_dir), overrides=str(OVERRIDES_DIR)),
+        encoding="utf-8",
+    )
+    return script
+
+
 def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None) -> int:
     """Serve a step (or a folder laid out like one) until Ctrl-C; returns an exit code."""
     project_dir = pathlib.Path(project_dir or step.path).resolve()
@@ -83,6 +154,12 @@ def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None)
                 filter(None, [str(OVERRIDES_DIR), os.environ.get("PYTHONPATH")])
             ),
         }
+        if step.has("tasks"):
+            # The log files the /logs/ page follows: in the scratch folder, not the step's.
+            extra["CHAT_LOG_DIR"] = str(scratch / "logs")
+            (scratch / "logs").mkdir()
+            for name in ("access.log", "error.log"):
+                (scratch / "logs" / name).touch()
         redis_url = None
         if step.has("groups"):
             redis_url = choose_channel_layer(stack)
@@ -94,6 +171,10 @@ def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None)
             run_manage(project_dir, "migrate", "--verbosity", "0", env=env)
             if step.has("login"):
                 create_accounts(project_dir, env, (DEMO,))
+            if step.has("notifications"):
+                start_worker(stack, project_dir, env, redis_url)
+            if step.has("tasks"):
+                start_celery_worker(stack, project_dir, env, redis_url)
         except StepServerError as error:
             _say(str(error))
             return 1
@@ -101,6 +182,12 @@ def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None)
         _say(f"Open http://127.0.0.1:{port}/chat/ in your browser. Ctrl-C stops the server.")
         if step.has("login"):
             _say_demo_account()
+        if step.has("notifications"):
+            script = write_manage_script(project_dir, env)
+            _say(
+                "Push from another terminal (the step's notify and announce commands): "
+                f'{sys.executable} {script} notify {DEMO.username} "tea is ready"'
+            )
         try:
             return subprocess.call(
                 [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],

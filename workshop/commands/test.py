@@ -9,8 +9,10 @@ releases of its packages (workshop/python_lanes.py).
 from __future__ import annotations
 
 import os
+import pathlib
 import subprocess
 import sys
+import tempfile
 import time
 
 from .. import coverage_report
@@ -75,12 +77,16 @@ def run_suite(pytest_args: list[str], workers: str = "2") -> int:
     """The whole suite, with the gate: every line of step code executed by some test."""
     env = dict(os.environ)
     env["WORKSHOP_COVERAGE"] = "1"  # tests/conftest.py runs Daphne under coverage.py
-    env["COVERAGE_FILE"] = str(coverage_report.DATA_FILE)
     coverage_report.erase()
     started = time.monotonic()
-    code = _pytest(pytest_args, workers, env)
-    elapsed = time.monotonic() - started
-    unexplained = coverage_report.combine_and_report()
+    # The measured processes write their data files into a folder of this run's own: a
+    # `workshop test` that a test starts (tests/test_test_command.py) is a run too, and
+    # must not erase the files this one has collected so far.
+    with tempfile.TemporaryDirectory(prefix="workshop-coverage-") as data_dir:
+        env["COVERAGE_FILE"] = str(pathlib.Path(data_dir) / ".coverage")
+        code = _pytest(pytest_args, workers, env)
+        elapsed = time.monotonic() - started
+        unexplained = coverage_report.combine_and_report(pathlib.Path(data_dir))
     if unexplained and not pytest_args:  # only the whole suite must reach every line
         _say("Step code no test executed (run it in a test, or list it in OMITTED in")
         _say("workshop/coverage_report.py with the reason):")

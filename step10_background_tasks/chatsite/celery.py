@@ -1,0 +1,24 @@
+"""The Celery app of chatsite: the worker that runs long jobs outside the server.
+
+Start it in a terminal of its own, next to the server, with the same REDIS_URL:
+
+    celery -A chatsite worker --pool threads --concurrency 20 --loglevel info
+
+This is the set-up of Celery's "First steps with Django" guide.
+"""
+
+import os
+
+from celery import Celery
+
+# The worker is a process of its own: it reads the same settings as the server.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
+
+app = Celery("chatsite")
+
+# Celery's settings live in settings.py, each name starting with CELERY_
+# (CELERY_BROKER_URL is Celery's broker_url).
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+# Find the tasks: the tasks.py module of every app in INSTALLED_APPS (chat/tasks.py).
+app.autodiscover_tasks()

@@ -1,0 +1,246 @@
+"""From step 09: a socket per logged-in user, and news pushed to it from outside.
+
+Every page of a logged-in user opens ws/notifications/. "@name" in a room reaches
+that user through the Channels worker (`manage.py runworker mentions`, a real
+process here); `manage.py notify USER TEXT` and `manage.py announce ROOM TEXT`
+run as real processes against the same Redis as the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+import redis
+from selenium.webdriver.common.by import By
+
+from tests.chat_client import close_code, join, next_frame, notifications_of, open_socket, say
+from tests.pages import log_in_with_form, on_login_page, post_message, text_of, wait_for
+from workshop.accounts import ALICE, BOB, LOGIN_PATH, STUDENT, Account, session_for
+from workshop.ports import free_port
+from workshop.processes import wait_until
+from workshop.step_server import project_env
+
+pytestmark = pytest.mark.needs("notifications")
+
+NOT_LOGGED_IN = 4401  # the close code of step 07 (chat/consumers.py)
+# How long a mention or a command may take to reach a page.
+DELIVERY_SECONDS = 1.0
+# How long the sender's consumer waits for the worker before saying it did not answer.
+WORKER_SILENCE_SECONDS = 10.0
+
+
+async def nothing_arrives(socket, seconds: float) -> bool:
+    try:
+        async with asyncio.timeout(seconds):
+            await socket.recv()
+    except TimeoutError:
+        return True
+    return False
+
+
+def new_room() -> str:
+    return f"notify-{uuid.uuid4().hex[:8]}"
+
+
+def test_an_anonymous_notification_socket_is_closed_with_4401(server):
+    async def scenario():
+        async with open_socket(server, "/ws/notifications/", session=None) as anonymous:
+            assert await close_code(anonymous) == NOT_LOGGED_IN
+
+    asyncio.run(scenario())
+
+
+def test_notify_reaches_the_users_open_page_within_a_second(server):
+    async def scenario():
+        async with notifications_of(server, BOB) as bob, notifications_of(server, ALICE) as alice:
+            text = f"from the shell {uuid.uuid4().hex[:6]}"
+            result = await asyncio.to_thread(server.manage, "notify", BOB.username, text)
+            assert result.returncode == 0, result.stderr
+            # The command has returned: the message is in Redis, on its way.
+            assert await next_frame(bob, timeout=DELIVERY_SECONDS) == {"notification": text}
+            assert await nothing_arrives(alice, DELIVERY_SECONDS)
+
+    asyncio.run(scenario())
+
+
+def test_announce_reaches_everyone_in_the_room_and_no_other(server):
+    room = new_room()
+
+    async def scenario():
+        async with join(server, room) as member, join(server, new_room()) as elsewhere:
+            for socket in (member, elsewhere):
+                await next_frame(socket, raw=True)  # the (empty) history
+            result = await asyncio.to_thread(server.manage, "announce", room, "closing soon")
+            assert result.returncode == 0, result.stderr
+            frame = await next_frame(member, timeout=DELIVERY_SECONDS)
+            assert frame == {"announcement": "closing soon"}
+            assert await nothing_arrives(elsewhere, DELIVERY_SECONDS)
+
+    asyncio.run(scenario())
+
+
+def test_the_commands_refuse_what_cannot_work(server):
+    unknown = server.manage("notify", "nobody-by-this-name", "hello")
+    assert unknown.returncode != 0 and "nobody-by-this-name" in unknown.stderr, unknown.stderr
+    bad_room = server.manage("announce", "not a room!", "hello")
+    assert bad_room.returncode != 0, bad_room.stderr
+    assert "room name" in bad_room.stderr and "letters" in bad_room.stderr, bad_room.stderr
+    # Redis down: nothing listens on this port. The command says so, and fails.
+    down = project_env(f"redis://127.0.0.1:{free_port()}/0")
+    result = server.manage("notify", BOB.username, "hello", env=down)
+    assert result.returncode != 0
+    assert "connect" in result.stderr.lower(), result.stderr
+
+
+def test_the_in_memory_layer_is_refused(server, tmp_path):
+    # Settings that swap the layer for the in-memory one: a command in its own
+    # process could never reach the server's sockets with it.
+    (tmp_path / "in_memory_settings.py").write_text(
+        "from chatsite.settings import *  # noqa\n"
+        "CHANNEL_LAYERS = {'default': {'BACKEND': 'channels.layers.InMemoryChannelLayer'}}\n"
+    )
+    env = dict(server.env, DJANGO_SETTINGS_MODULE="in_memory_settings", PYTHONPATH=str(tmp_path))
+    result = server.manage("notify", BOB.username, "hello", env=env)
+    assert result.returncode != 0
+    assert "another process" in result.stderr, result.stderr
+
+
+def test_a_mention_notifies_that_user_only(server, mentions_worker):
+    room = new_room()
+
+    async def scenario():
+        async with (
+            notifications_of(server, BOB) as bob,
+            notifications_of(server, STUDENT) as third,
+            notifications_of(server, ALICE) as alices_page,
+            join(server, room, session=session_for(server, ALICE)) as alice,
+        ):
+            await next_frame(alice, raw=True)  # the (empty) history
+            await say(alice, f"hi @{BOB.username}, and @{ALICE.username} and @nobody-at-all")
+            frame = await next_frame(bob, timeout=5)
+            assert frame["notification"].startswith(f"{ALICE.username} mentioned you"), frame
+            assert room in frame["notification"]
+            for socket in (third, alices_page):  # oneself, and someone not named
+                assert await nothing_arrives(socket, DELIVERY_SECONDS)
+            await next_frame(alice)  # the message itself
+            # The worker answered: no note for the sender.
+            assert await nothing_arrives(alice, WORKER_SILENCE_SECONDS / 2)
+
+    asyncio.run(scenario())
+
+
+def test_with_the_worker_stopped_the_sender_is_told(server, mentions_worker):
+    mentions_worker.stop()
+
+    async def scenario():
+        async with (
+            notifications_of(server, BOB) as bob,
+            join(server, new_room(), session=session_for(server, ALICE)) as alice,
+        ):
+            await next_frame(alice, raw=True)
+            await say(alice, f"are you there @{BOB.username}?")
+            await next_frame(alice)  # the message itself
+            note = await next_frame(alice, timeout=WORKER_SILENCE_SECONDS)
+            assert "runworker" in note.get("note", ""), note
+            assert await nothing_arrives(bob, DELIVERY_SECONDS)
+
+    asyncio.run(scenario())
+
+
+@pytest.fixture
+def any_users_browser(browser):
+    """The session's browser, free to log in as anybody here. Its cookies go afterwards:
+    the other tests (tests/pages.py) expect it logged in as the server's first account or
+    not at all, never as another user."""
+    yield browser
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
+
+
+def log_in_as(driver, server, account, path: str) -> None:
+    driver.get(server.url + LOGIN_PATH)
+    driver.delete_all_cookies()  # whoever this browser was logged in as before
+    driver.get(server.url + path)
+    assert on_login_page(driver, server), driver.current_url
+    log_in_with_form(driver, server, account)
+
+
+def new_account(server) -> tuple[Account, str]:
+    """A fresh account in the served copy, and the group its notification sockets join."""
+    account = Account(f"fresh-{uuid.uuid4().hex[:8]}", "fresh-password-7")
+    create = (
+        "from django.contrib.auth.models import User\n"
+        f"print(User.objects.create_user({account.username!r}, password={account.password!r}).pk)"
+    )
+    result = server.manage("shell", "-c", create)
+    assert result.returncode == 0, result.stderr
+    return account, f"user_{result.stdout.split()[-1]}"  # after what the shell imported
+
+
+def members_in_redis(server, group: str) -> int:
+    """How many server processes have sockets in the group: the pub/sub layer subscribes
+    each process once to the group's Redis channel, asgi__group__<group>."""
+    with redis.Redis.from_url(server.env["REDIS_URL"], socket_timeout=5) as client:
+        [(_, subscribers)] = client.pubsub_numsub(f"asgi__group__{group}")
+    return subscribers
+
+
+def test_notify_shows_on_the_users_open_page_within_a_second(server, any_users_browser):
+    browser = any_users_browser
+    # A fresh account: no page of it is open anywhere else, so its group is empty until
+    # this page's notification socket joins it.
+    account, group = new_account(server)
+    log_in_as(browser, server, account, "/chat/")
+    assert wait_until(lambda: members_in_redis(server, group) == 1, 10, interval=0.1), (
+        "the page's notification socket never joined its group"
+    )
+    result = server.manage("notify", account.username, "tea is ready")
+    assert result.returncode == 0, result.stderr
+    # The command has returned: its message is in Redis, on its way to the page.
+    shown = wait_until(
+        lambda: "tea is ready" in text_of(browser, "notification-list"),
+        DELIVERY_SECONDS,
+        interval=0.05,
+    )
+    assert shown, f"not on the page {DELIVERY_SECONDS} s after the command returned"
+    assert text_of(browser, "notification-count") == "1"
+
+
+def test_a_mention_shows_on_the_other_users_page_as_text(
+    server, mentions_worker, any_users_browser, second_browser
+):
+    browser = any_users_browser
+    room = new_room()
+    log_in_as(second_browser, server, BOB, "/chat/")  # bob is on another page
+    log_in_as(browser, server, ALICE, f"/chat/{room}/")
+    wait_for(
+        browser,
+        lambda: text_of(browser, "connection-status").startswith("Connected"),
+        "alice's room page never said Connected",
+    )
+    # Markup in a notification must show as text, never run.
+    post_message(browser, f"@{BOB.username} look <b>here</b>")
+    wait_for(
+        second_browser,
+        lambda: "look <b>here</b>" in text_of(second_browser, "notification-list"),
+        "the mention never showed on bob's page",
+    )
+    assert text_of(second_browser, "notification-count") == "1"
+    assert not second_browser.find_elements(By.CSS_SELECTOR, "#notification-list b")
+    # Alice mentioned bob, not herself: her own page shows no notification.
+    assert text_of(browser, "notification-count") == "0"
+
+
+def test_notifications_carry_json_text(server):
+    # The frame is JSON with the text as a string, whatever the text holds.
+    async def scenario():
+        async with notifications_of(server, BOB) as bob:
+            text = 'quote " and <script>'
+            result = await asyncio.to_thread(server.manage, "notify", BOB.username, text)
+            assert result.returncode == 0, result.stderr
+            raw = await asyncio.wait_for(bob.recv(), DELIVERY_SECONDS)
+            assert json.loads(raw) == {"notification": text}
+
+    asyncio.run(scenario())
