@@ -154,6 +154,13 @@ async def close_code(socket, timeout: float = 10.0) -> int:
     return socket.close_code
 
 
+# Two rounds: the first from a room just joined, the second from a room that has delivered
+# a round. A third would start where the second did (every mailbox read, every member
+# still in the group, each sender's earlier messages delivered before it sends again),
+# so it would check nothing more, at the cost of another round.
+CROWD_ROUNDS = 2
+
+
 async def chat_in_rounds(server, room: str, clients: int, senders: int, rounds: int):
     """`clients` sockets join one room; in each round, each of the first `senders` sends one
     message, then everyone reads that round's messages before the next round starts.
