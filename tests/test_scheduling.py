@@ -42,9 +42,16 @@ class Worker:
         self.queue: list[str] = []  # sent, not finished
         self.ran: list[str] = []
         self.shutting_down = False
+        self.gateway = types.SimpleNamespace(id=name)
 
     def send_runtest_some(self, indices):
         self.queue += [self.collection[index] for index in indices]
+
+    @property
+    def can_finish(self) -> bool:
+        """An xdist worker runs its last test only once it knows what comes next, or
+        that nothing does (it needs the next test to tear down the right fixtures)."""
+        return len(self.queue) >= 2 or bool(self.queue and self.shutting_down)
 
     def shutdown(self):
         self.shutting_down = True
@@ -68,6 +75,7 @@ class Run:
 
     def finish(self, worker: Worker, seconds: float = 1.0) -> str:
         """The worker finishes the first test it was sent, `seconds` later."""
+        assert worker.can_finish, f"worker {worker.name} waits for work that never comes"
         self.now += seconds
         nodeid = worker.queue.pop(0)
         worker.ran.append(nodeid)
@@ -75,11 +83,17 @@ class Run:
         return nodeid
 
     def run_out(self, seconds: float = 1.0) -> None:
-        """Both workers finish test after test until none is left."""
+        """Both workers finish test after test until none is left; when both wait, xdist
+        stops them if the scheduler says every test has gone out (else it would hang)."""
         while any(worker.queue for worker in self.workers):
-            for worker in self.workers:
-                if worker.queue:
-                    self.finish(worker, seconds)
+            movable = [worker for worker in self.workers if worker.can_finish]
+            if not movable:
+                assert self.scheduler.tests_finished, "both workers wait: the run hangs"
+                for worker in self.workers:
+                    worker.shutdown()
+                continue
+            for worker in movable:
+                self.finish(worker, seconds)
 
 
 def files(count: int) -> list[str]:
@@ -88,13 +102,13 @@ def files(count: int) -> list[str]:
 
 def test_a_late_unit_waits_a_minute_on_the_worker_of_its_group_while_others_run():
     other_step = HTTP.replace("step03", "step04")
-    run = Run([HTTP, IDLE, other_step, *files(12)])
+    # The late tests come last in the collection (tests/conftest.py sorts them there).
+    run = Run([HTTP, other_step, *files(12), IDLE])
     a, b = run.workers
     assert a.queue[0] == HTTP  # a holds step 03's sockets
     while IDLE not in a.queue:
-        worker = a if a.queue else b
-        run.finish(worker, seconds=10)
-        assert IDLE not in b.queue + b.ran, "the late unit went to the other worker"
+        run.finish(a, seconds=10)
+        assert IDLE not in b.queue, "the late unit went to the other worker"
     assert run.now >= LATE_AFTER_SECONDS
     # It came before the ordinary work still waiting, and a ran other units meanwhile.
     assert any(nodeid.startswith("tests/test_file") for nodeid in a.ran)
@@ -104,11 +118,13 @@ def test_a_late_unit_waits_a_minute_on_the_worker_of_its_group_while_others_run(
 
 
 def test_when_only_late_units_are_left_they_go_at_once_and_other_workers_stop():
-    run = Run([HTTP, IDLE, *files(2)])
+    run = Run([HTTP, *files(2), IDLE])
     a, b = run.workers
+    # b has its last test, and nothing but a's late unit is left: b is told to stop.
+    assert b.shutting_down
     run.run_out(seconds=1)  # far less than a minute
     assert IDLE in a.ran and run.now < LATE_AFTER_SECONDS
-    assert b.shutting_down and not run.scheduler.workqueue
+    assert not run.scheduler.workqueue
     assert sorted(a.ran + b.ran) == sorted(run.collection)
 
 

@@ -125,4 +125,3 @@ def test_one_folder_reaches_every_step_by_the_readmes_alone(platform, tmp_path):
             f"after following {step.folder}/README.md ({platform}), the folder still differs "
             f"from the reference: {left}\nThe apply command said:\n{output}"
         )
-
