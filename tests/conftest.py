@@ -16,7 +16,6 @@ import contextlib
 import dataclasses
 import os
 import pathlib
-import re
 import sys
 import tempfile
 
@@ -24,6 +23,7 @@ import pytest
 
 from tests.idle_sockets import IdleSockets
 from tests.prerequisites import IN_CI, unavailable  # noqa: F401  (also for test modules)
+from tests.scheduling import checks_after_a_wait, make_scheduler, worker_group
 from workshop.accounts import TEST_ACCOUNTS, create_accounts
 from workshop.browser import BrowserUnavailable, start_chromium
 from workshop.coverage_report import RCFILE
@@ -110,8 +110,9 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=other)
         dropped = set(map(id, other))
         items[:] = [item for item in items if id(item) not in dropped]
-    # Checks of sockets left idle since the step's first test run last (see IdleSockets).
-    items.sort(key=lambda item: "idle_sockets" in getattr(item, "fixturenames", ()))
+    # Checks of sockets left idle since their group's first test run last (see IdleSockets;
+    # with xdist, tests/scheduling.py runs them a minute after their group began).
+    items.sort(key=lambda item: checks_after_a_wait(item.nodeid))
     config.stash[IDLE_CHECKED] = {
         worker_group(item.nodeid)
         for item in items
@@ -119,36 +120,9 @@ def pytest_collection_modifyitems(config, items):
     }
 
 
-# --- Which tests one worker runs together (pytest-xdist) --------------------------------
-#
-# A worker serves a step once (ServerPool) and runs all the tests that need it: a step's
-# tests of one folder (its acceptance tests; its reliability tests, which the other worker
-# may take meanwhile) go to one worker, and so do the tests of one file that is about no
-# step in particular (its module fixtures, such as the built deck, are made once). xdist's
-# own `loadgroup` cannot do this here: it renames test ids, which pytest 9 ignores.
-
-_STEP_ID = re.compile(r"[\[-](step\d+)(?=[\]-])")
-
-
-def worker_group(nodeid: str) -> str:
-    """'step03-acceptance' for tests/acceptance/...[step03]; the file for other tests."""
-    path = nodeid.split("::", 1)[0]
-    step = _STEP_ID.search(nodeid.partition("::")[2])
-    if step is None:
-        return path
-    folders = path.split("/")
-    part = folders[1] if len(folders) > 2 else folders[-1].removesuffix(".py")
-    return f"{step.group(1)}-{part}"
-
-
 def pytest_xdist_make_scheduler(config, log):
-    from xdist.scheduler import LoadScopeScheduling
-
-    class ByWorkerGroup(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return worker_group(nodeid)
-
-    return ByWorkerGroup(config, log)
+    """Work units per step and folder, the tests that check a wait late (tests/scheduling.py)."""
+    return make_scheduler(config, log)
 
 
 def _no_step_has_it(item) -> bool:

@@ -2,12 +2,19 @@
 
 Only the shape of the output is checked, and that every message arrived once and in order:
 never a time. How fast a step is depends on the machine; that it delivers everything does not.
+
+Notebook 4 (tests/test_notebooks.py runs it, strict: a lost or reordered message fails it)
+measures most variants already, at more sizes. The quick run here measures the others, with
+what the ratios and the recommendation compare (step 03, step 04, the floor) and one
+slow-handler variant for the slow table; a test below checks that the two together measure
+every variant.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 
@@ -19,6 +26,16 @@ from workshop.bench.runner import COLUMNS, QUICK, SLOW_COLUMNS, _median_row
 from workshop.bench.servers import CONFIGS, SLOW, SWEEP
 from workshop.manifest import REPO_ROOT
 
+NOTEBOOK_4 = REPO_ROOT / "notebooks" / "04_benchmark.ipynb"
+# What the ratios and the recommendation need, then what notebook 4 does not measure.
+QUICK_VARIANTS = ("step03", "step04", "floor", "step05", "step06")
+QUICK_CONFIGS = ("step04-uvicorn", "step04-pubsub-uvicorn-x2")
+QUICK_SLOW = ("slow-step04-await",)
+
+
+def _named(names, variants):
+    return [variant for variant in variants if variant.name in names]
+
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory, redis_url):
@@ -26,7 +43,8 @@ def quick_run(tmp_path_factory, redis_url):
     out = tmp_path_factory.mktemp("bench")
     done = subprocess.run(
         [sys.executable, "-m", "workshop.bench", "--quick", "--redis-url", redis_url,
-         "--output-dir", str(out)],
+         "--output-dir", str(out), "--variants", ",".join(QUICK_VARIANTS),
+         "--configs", ",".join(QUICK_CONFIGS), "--slow", ",".join(QUICK_SLOW)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -55,13 +73,13 @@ def test_quick_mode_writes_table_csv_json_and_plot(quick_run):
 
 @pytest.mark.redis
 @pytest.mark.slow
-def test_quick_mode_measures_every_variant_at_every_size(quick_run):
+def test_quick_mode_measures_each_variant_asked_for_at_every_size(quick_run):
     _, output, out = quick_run
     header, rows = _read_csv(out / FILES["csv"])
     assert header == list(COLUMNS)
     cells = {(row["variant"], int(row["members"])) for row in rows}
-    expected = {(v.name, n) for v in SWEEP for n in QUICK.members}
-    expected |= {(v.name, QUICK.target_members) for v in CONFIGS}
+    expected = {(v.name, n) for v in _named(QUICK_VARIANTS, SWEEP) for n in QUICK.members}
+    expected |= {(v.name, QUICK.target_members) for v in _named(QUICK_CONFIGS, CONFIGS)}
     assert cells == expected and len(rows) == len(expected)
     for row in rows:
         assert not row["error"], f"{row['variant']} N={row['members']}: {row['error']}"
@@ -73,7 +91,7 @@ def test_quick_mode_measures_every_variant_at_every_size(quick_run):
     slow_header, slow_rows = _read_csv(out / FILES["slow_csv"])
     assert slow_header == list(SLOW_COLUMNS)
     assert {(r["variant"], r["slow_room_busy"]) for r in slow_rows} == {
-        (v.name, busy) for v in SLOW for busy in ("False", "True")
+        (name, busy) for name in QUICK_SLOW for busy in ("False", "True")
     }
 
     data = json.loads((out / FILES["json"]).read_text(encoding="utf-8"))
@@ -81,7 +99,25 @@ def test_quick_mode_measures_every_variant_at_every_size(quick_run):
     assert [r["members"] for r in data["ratios"]] == list(QUICK.members)
     for ratio in data["ratios"]:
         assert ratio["throughput_step04_vs_step03"] and ratio["p99_step04_vs_floor"]
-    assert data["recommendation"]["variant"] in {v.name for v in (*SWEEP, *CONFIGS)}
+    assert data["recommendation"]["variant"] in {*QUICK_VARIANTS, *QUICK_CONFIGS}
+
+
+def notebook_4_variants() -> set[str]:
+    """The variants notebook 4 measures: the names its code cells pass to measure()."""
+    cells = json.loads(NOTEBOOK_4.read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    calls = re.findall(r"\bmeasure\(([^)]*)\)", code)
+    return {name for call in calls for name in re.findall(r'"([\w-]+)"', call)}
+
+
+def test_the_quick_run_and_notebook_4_together_measure_every_variant():
+    known = {v.name for v in (*SWEEP, *CONFIGS, *SLOW)}
+    in_notebook = notebook_4_variants()
+    assert in_notebook <= known, f"notebook 4 names unknown variants: {in_notebook - known}"
+    assert len(in_notebook) >= 5, f"notebook 4's measure() calls were not found: {in_notebook}"
+    here = {*QUICK_VARIANTS, *QUICK_CONFIGS, *QUICK_SLOW}
+    missing = known - in_notebook - here
+    assert not missing, f"no test measures {sorted(missing)}: add them to QUICK_* above"
 
 
 @pytest.mark.redis

@@ -139,17 +139,3 @@ def test_the_harness_serves_the_steps_with_the_interpreter_given(tmp_path):
     started = calls.read_text()
     assert "manage.py migrate" in started, started
     assert "-m daphne" in started, started
-
-
-def test_a_steps_tests_of_one_folder_share_a_worker_and_other_files_stay_together():
-    # tests/conftest.py's xdist scheduler: a worker serves a step once, for all its tests.
-    from tests.conftest import worker_group
-
-    http = "tests/acceptance/test_http.py::test_index_page_renders[step03]"
-    frame = "tests/acceptance/test_input_checks.py::test_a_bad_frame[not JSON-step03]"
-    faults = "tests/reliability/test_faults.py::test_the_page_reconnects[step03]"
-    assert worker_group(http) == worker_group(frame) == "step03-acceptance"
-    assert worker_group(faults) == "step03-reliability"
-    assert worker_group(http.replace("step03", "step04")) == "step04-acceptance"
-    deck = "tests/test_slides.py"
-    assert worker_group(f"{deck}::test_a[x]") == worker_group(f"{deck}::test_b") == deck

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from tests.chat_client import (
+    CROWD_ROUNDS,
     assert_all_delivered_in_order,
     chat_in_rounds,
     chat_message,
@@ -79,11 +80,10 @@ def test_a_crowded_room_gets_every_message_in_order_per_sender(step, start_serve
     server = start_server(measure=False)  # a load test: coverage tracing would only slow it
     # Messages go in rounds (see chat_in_rounds), every delivery counted, never timed.
     # The steps that take a burst (tests/reliability/test_load.py) get the big room:
-    # 200 clients, 40 senders x 5 rounds, 40,000 deliveries; the others 50 clients,
-    # 10 senders x 10 rounds, 50,000 deliveries in smaller rounds.
-    clients, senders, rounds = (200, 40, 5) if step.has("burst") else (50, 10, 10)
+    # 200 clients, 40 senders at once; the others 50 clients, 10 senders.
+    clients, senders = (200, 40) if step.has("burst") else (50, 10)
     sent_by, received = asyncio.run(
-        chat_in_rounds(server, "crowd", clients=clients, senders=senders, rounds=rounds)
+        chat_in_rounds(server, "crowd", clients=clients, senders=senders, rounds=CROWD_ROUNDS)
     )
     assert_all_delivered_in_order(sent_by, received)
     if step.has("history"):  # step 08 on: and each message stored once

@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from tests.chat_client import assert_all_delivered_in_order, chat_in_rounds
+from tests.chat_client import CROWD_ROUNDS, assert_all_delivered_in_order, chat_in_rounds
 from tests.pages import (
     chat_log,
     chat_log_lines_without_times,
@@ -29,16 +29,16 @@ pytestmark = [pytest.mark.needs("history"), pytest.mark.slow]
 RECONNECT_SECONDS = 20
 
 
-def test_on_postgresql_200_clients_get_all_200_messages_and_each_is_stored_once(
+def test_on_postgresql_200_clients_get_every_message_and_each_is_stored_once(
     step, postgres_server, redis_url, tmp_path
 ):
     # test_groups.py's crowded room, which checks the same on SQLite, served on PostgreSQL:
-    # 40 senders x 5 rounds = 200 messages to 200 clients.
+    # 40 senders at once, in CROWD_ROUNDS rounds, to 200 clients.
     server = serve_on_postgres(step.source, postgres_server, redis_url, tmp_path)
     try:
         room = "crowd-stored"
         sent_by, received = asyncio.run(
-            chat_in_rounds(server, room, clients=200, senders=40, rounds=5)
+            chat_in_rounds(server, room, clients=200, senders=40, rounds=CROWD_ROUNDS)
         )
     finally:
         server.stop()
