@@ -7,8 +7,6 @@ import dataclasses
 import json
 import pathlib
 
-from tabulate import tabulate
-
 from .columns import COLUMNS, SLOW_COLUMNS
 
 # The sweep variants the ratios compare.
@@ -42,6 +40,11 @@ def _cell(value) -> str:
 
 def text_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     """A plain fixed-width table: columns are (key, heading) pairs; the first is text."""
+    # Imported here, as matplotlib is below: tabulate comes with the dev extras, and the
+    # command line imports this module to list the bench commands even for `workshop run`,
+    # which a student runs with the chat's own packages only.
+    from tabulate import tabulate
+
     return tabulate(
         [[_cell(row.get(key)) for key, _ in columns] for row in rows],
         headers=[heading for _, heading in columns],
