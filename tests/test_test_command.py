@@ -1,6 +1,8 @@
 """`python -m workshop test --step N / --changed / --python X.Y`: the suite one step at a
 time, for what a branch changed, and on the Pythons students bring."""
 
+import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -92,7 +94,21 @@ def test_changed_paths_are_commits_edits_and_new_files_since_the_branch_left_mai
 
 
 def test_changed_says_what_it_compared_and_what_it_runs():
-    result = workshop("test", "--changed", "--collect-only", "-q", timeout=300)
+    # Inside a measured run (`workshop test`), the data files the run has collected so far
+    # must outlive this nested one: a branch that changed the tooling makes it a whole-suite
+    # run, which erases its own data files, and must not erase the outer run's.
+    outer = os.environ.get("COVERAGE_FILE")
+    collected_so_far = pathlib.Path(f"{outer}.collected-so-far") if outer else None
+    if collected_so_far:
+        collected_so_far.write_text("")
+    try:
+        result = workshop("test", "--changed", "--collect-only", "-q", timeout=300)
+        assert collected_so_far is None or collected_so_far.exists(), (
+            "the nested run erased the outer run's coverage data"
+        )
+    finally:
+        if collected_so_far:
+            collected_so_far.unlink(missing_ok=True)
     assert result.returncode in (0, 5), result.output  # 5: pytest collected nothing
     assert re.search(
         r"Nothing differs from main|changed steps:|changed outside the steps:|changed or affected",

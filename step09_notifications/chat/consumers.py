@@ -47,8 +47,7 @@ class LayerWatchingConsumer(AsyncWebsocketConsumer):
     Its socket is then closed with LAYER_UNAVAILABLE, and the page tries again
     later. Both sockets of a page need that: the room's, and from this step on the
     notifications'. So the code lives here once, and both consumers below inherit
-    it: a subclass writes `class ChatConsumer(LayerWatchingConsumer)` and starts
-    the check in its connect().
+    it; each starts check_the_layer() in its connect() and cancels it in disconnect().
     """
 
     async def __call__(self, scope, receive, send):
