@@ -58,8 +58,7 @@ class LayerWatchingConsumer(AsyncWebsocketConsumer):
     Its socket is then closed with LAYER_UNAVAILABLE, and the page tries again
     later. Both sockets of a page need that: the room's, and from this step on the
     notifications'. So the code lives here once, and both consumers below inherit
-    it: a subclass writes `class ChatConsumer(LayerWatchingConsumer)` and starts
-    the check in its connect().
+    it; each starts check_the_layer() in its connect() and cancels it in disconnect().
     """
 
     async def __call__(self, scope, receive, send):
@@ -325,8 +324,7 @@ class LogConsumer(LayerWatchingConsumer):
     The page sends {"follow": NAME} (a name from settings.FOLLOWED_LOGS) or
     {"stop": true}. The job runs in the Celery worker (chat/tasks.py) and sends
     to this consumer's channel name: this socket's lines reach no other page.
-    While a job runs, watch_job() notices when Redis goes away; a socket opened
-    while Redis is down is closed with LAYER_UNAVAILABLE (LayerWatchingConsumer).
+    It watches the layer as the other sockets do (LayerWatchingConsumer).
     """
 
     async def connect(self):
@@ -336,8 +334,11 @@ class LogConsumer(LayerWatchingConsumer):
             await self.close(code=NOT_LOGGED_IN)
             return
         await self.accept()
+        self.layer_check = asyncio.create_task(self.check_the_layer())
 
     async def disconnect(self, close_code):
+        if self.scope["user"].is_authenticated:
+            self.layer_check.cancel()
         # The page is gone (closed, reloaded, or its connection lost): so is its job.
         await self.stop_job()
 
