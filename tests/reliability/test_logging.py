@@ -63,6 +63,16 @@ def test_redis_unreachable_is_one_line_under_runserver(start_runserver, private_
     )
 
 
+# What decides this line: the step's LOGGING, its channel layer, and the packages that
+# serve and log. The consumer only passes messages on, as other tests check on every
+# step; so this runs where one of these changed (tests/subjects.py), not on every step.
+@pytest.mark.subject(
+    "chatsite/settings.py::LOGGING",
+    "chatsite/settings.py::CHANNEL_LAYERS",
+    "requirements.txt::channels-redis",
+    "requirements.txt::daphne",
+    "requirements.txt::django",
+)
 def test_a_dropped_message_is_a_line_under_runserver(start_runserver):
     # The default layer, whose mailbox per server process holds 100 messages. A second
     # server with a member in the room is frozen (SIGSTOP), so its mailbox fills up and
