@@ -102,6 +102,14 @@ def _step_of(value) -> Step | None:
     return value if isinstance(value, Step) else None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_itemcollected(item):
+    """Mark every test that drives Chromium `browser`, as pyproject.toml describes the
+    marker, so that `-m "not browser"` or `-k "not browser"` leaves them out."""
+    if "browser" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.browser)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """--step: drop the tests that are parametrised with another step of the manifest.
