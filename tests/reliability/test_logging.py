@@ -86,11 +86,12 @@ def test_a_dropped_message_is_a_line_under_runserver(start_runserver):
     frozen = start_runserver(copy=server.project_dir)
 
     async def scenario():
-        async with join(server, "dropped") as sender, join(frozen, "dropped"):
+        async with join(server, "dropped") as sender, join(frozen, "dropped") as member:
             frozen.process.send_signal(signal.SIGSTOP)
             for n in range(110):
                 await say(sender, f"message {n}")
                 await next_frame(sender)
+            member.close_timeout = 0.1  # a frozen server answers no close: not 10 s for it
 
     asyncio.run(scenario())
     pattern = r"INFO channels_redis\.core: 1 of 2 channels over capacity in group chat_dropped"
