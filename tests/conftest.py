@@ -24,6 +24,7 @@ import pytest
 from tests.idle_sockets import IdleSockets
 from tests.prerequisites import IN_CI, unavailable  # noqa: F401  (also for test modules)
 from tests.scheduling import checks_after_a_wait, make_scheduler, worker_group
+from tests.subjects import steps_where_changed
 from workshop.accounts import TEST_ACCOUNTS, create_accounts
 from workshop.browser import BrowserUnavailable, start_chromium
 from workshop.coverage_report import RCFILE
@@ -73,6 +74,11 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "needs(capability): run for every step whose manifest entry has it"
     )
+    config.addinivalue_line(
+        "markers",
+        "subject(*parts): of those steps, only the first and where a part changed "
+        "(tests/subjects.py)",
+    )
 
 
 def chosen_steps(config) -> list[Step]:
@@ -94,6 +100,14 @@ def _step_of(value) -> Step | None:
     if isinstance(value, StepUnderTest):
         return value.step
     return value if isinstance(value, Step) else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_itemcollected(item):
+    """Mark every test that drives Chromium `browser`, as pyproject.toml describes the
+    marker, so that `-m "not browser"` or `-k "not browser"` leaves them out."""
+    if "browser" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.browser)
 
 
 @pytest.hookimpl(trylast=True)
@@ -144,6 +158,12 @@ def pytest_generate_tests(metafunc):
     if marker is None:
         return  # the test parametrises `step` itself
     chosen = [s for s in steps_under_test(metafunc.config) if s.has(marker.args[0])]
+    subject = metafunc.definition.get_closest_marker("subject")
+    if subject is not None and not metafunc.config.getoption("--project"):
+        # Only the steps where what the test exercises changed (tests/subjects.py).
+        with_it = [step for step in load_steps() if step.has(marker.args[0])]
+        changed = steps_where_changed(with_it, subject.args)
+        chosen = [s for s in chosen if s.step in changed]
     metafunc.parametrize("step", chosen, ids=[s.step.label for s in chosen])
 
 

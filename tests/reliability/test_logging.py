@@ -63,6 +63,16 @@ def test_redis_unreachable_is_one_line_under_runserver(start_runserver, private_
     )
 
 
+# What decides this line: the step's LOGGING, its channel layer, and the packages that
+# serve and log. The consumer only passes messages on, as other tests check on every
+# step; so this runs where one of these changed (tests/subjects.py), not on every step.
+@pytest.mark.subject(
+    "chatsite/settings.py::LOGGING",
+    "chatsite/settings.py::CHANNEL_LAYERS",
+    "requirements.txt::channels-redis",
+    "requirements.txt::daphne",
+    "requirements.txt::django",
+)
 def test_a_dropped_message_is_a_line_under_runserver(start_runserver):
     # The default layer, whose mailbox per server process holds 100 messages. A second
     # server with a member in the room is frozen (SIGSTOP), so its mailbox fills up and
@@ -76,11 +86,12 @@ def test_a_dropped_message_is_a_line_under_runserver(start_runserver):
     frozen = start_runserver(copy=server.project_dir)
 
     async def scenario():
-        async with join(server, "dropped") as sender, join(frozen, "dropped"):
+        async with join(server, "dropped") as sender, join(frozen, "dropped") as member:
             frozen.process.send_signal(signal.SIGSTOP)
             for n in range(110):
                 await say(sender, f"message {n}")
                 await next_frame(sender)
+            member.close_timeout = 0.1  # a frozen server answers no close: not 10 s for it
 
     asyncio.run(scenario())
     pattern = r"INFO channels_redis\.core: 1 of 2 channels over capacity in group chat_dropped"
