@@ -33,6 +33,7 @@ from traitlets import default
 
 from workshop.manifest import REPO_ROOT
 from workshop.ports import free_port
+from workshop.processes import wait_until
 from workshop.redis_server import INSTALL_HINT, RedisServer, find_redis_server
 from workshop.step_server import copy_project
 
@@ -524,3 +525,26 @@ def test_a_failing_cell_still_stops_the_server(fresh_redis_url):
     ports = server_ports(output_text(notebook))
     assert len(ports) == 1, "the server did not start, so this test proves nothing"
     assert not something_listens(ports.pop())
+
+
+def test_a_failing_cell_mid_job_still_stops_the_celery_worker(fresh_redis_url):
+    """Section 8 of notebook 3: a cell failing while a job runs (its flag still set) must not
+    leave the notebook's Celery worker behind when the kernel stops."""
+    notebook = read(NOTEBOOK_DIR / "03_talk_to_a_live_chat.ipynb")
+    started = index_of_cell(notebook, "job, channel = await start_job(")
+    notebook.cells.insert(started + 1, nbformat.v4.new_code_cell("raise RuntimeError('boom')"))
+    with pytest.raises(CellExecutionError, match="boom"):
+        execute(notebook, REDIS_URL=fresh_redis_url)
+    said = output_text(notebook)
+    found = re.search(r"celery -A chatsite worker runs \S+ \(process (\d+)\)", said)
+    assert found, "the worker did not start, so this test proves nothing"
+    worker = int(found.group(1))
+    assert wait_until(lambda: not process_exists(worker), 10), f"worker {worker} still runs"
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    return True
