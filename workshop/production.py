@@ -5,6 +5,8 @@
   a copy of the step         migrated, `collectstatic` into a scratch STATIC_ROOT; on a step
                              with users, the demo account (accounts.DEMO)
   Redis                      REDIS_URL if it answers, else a private redis-server
+  the database               on a step that saves messages: DATABASE_URL if set, else a
+                             private PostgreSQL (SQLite in the copy, said so, without one)
   two Daphne processes       `daphne --proxy-headers`, DEBUG off, settings from the environment
   extra processes            whatever the step's capabilities need (EXTRA_PROCESSES)
   nginx                      docs/production/nginx.conf on a free port (production_nginx.py)
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from .accounts import DEMO, Account, create_accounts
 from .manifest import Step
 from .ports import free_port
+from .postgres_server import PostgresServer, PostgresUnavailable
 from .processes import stop_process
 from .production_nginx import Nginx
 from .redis_server import INSTALL_HINT, RedisServer, RedisUnavailable, find_redis_server, ping
@@ -120,6 +123,7 @@ class ProductionStack:
         self.copy = copy_project(self.source, self.scratch)
         self.env = project_env(
             self.redis_url,
+            **self._database(),
             DJANGO_SETTINGS_MODULE="workshop_production_settings",
             PYTHONPATH=os.pathsep.join(
                 filter(None, [str(OVERRIDES_DIR), os.environ.get("PYTHONPATH")])
@@ -155,6 +159,22 @@ class ProductionStack:
         server = self._exit.enter_context(RedisServer())
         self.say(f"Started a private redis-server at {server.url}.")
         return server.url
+
+    def _database(self) -> dict[str, str]:
+        """DATABASE_URL for a step that saves messages (docs/production.md, section 8): the
+        caller's, else a private PostgreSQL; without PostgreSQL, the copy's SQLite, said so."""
+        if not self.step.has("history"):
+            return {}
+        if os.environ.get("DATABASE_URL"):
+            self.say("Using the database at DATABASE_URL.")
+            return {}  # project_env passes the caller's environment on
+        try:
+            server = self._exit.enter_context(PostgresServer())
+        except PostgresUnavailable as error:
+            self.say(f"No PostgreSQL, so the messages go to SQLite in the copy: {error}")
+            return {}
+        self.say(f"Started a private PostgreSQL at {server.url}.")
+        return {"DATABASE_URL": server.url}
 
     def _start_extra(self, process: ExtraProcess) -> None:
         self.say(f"Starting {process.name} ...")

@@ -23,6 +23,7 @@ from workshop.accounts import fetch as fetch_page
 from workshop.manifest import load_steps
 from workshop.processes import wait_until
 from workshop.production_nginx import SITE_CONFIG
+from workshop.step_server import run_manage
 
 from .members import Member
 
@@ -182,6 +183,27 @@ def test_the_stacks_celery_worker_runs_a_pages_job_through_nginx(stack):
             assert await lines_of(page, job, 1) == ["through nginx"]
 
     asyncio.run(scenario())
+
+
+@pytest.mark.skipif(not LAST_STEP.has("history"), reason="the last step saves no messages")
+def test_messages_said_through_nginx_are_saved_in_postgresql(stack):
+    """docs/production.md, section 8: in production the messages go to PostgreSQL."""
+    text = f"saved through nginx {time.time()}"
+
+    async def scenario():
+        async with join(stack, "saved-room") as alice:
+            await say(alice, text)
+            assert (await next_frame(alice))["message"] == text
+
+    asyncio.run(scenario())
+    # Asked of the stack's own Django, with the stack's settings: which database, and is it there?
+    result = run_manage(
+        stack.copy, "shell", "--verbosity", "0", "-c",
+        "from django.db import connection; from chat.models import Message; "
+        f"print(connection.vendor, Message.objects.filter(text={text!r}).count())",
+        env=stack.env,
+    )  # fmt: skip
+    assert result.stdout.split() == ["postgresql", "1"], result.stdout + result.stderr
 
 
 def test_a_rolling_restart_loses_no_message_a_connected_member_sent(stack):

@@ -97,6 +97,21 @@ class MentionTests(TransactionTestCase):
             await alice.disconnect()
             await alices_page.disconnect()
 
+    async def test_a_page_that_leaves_before_the_answer_leaves_no_timer_behind(self):
+        alice = await join("lobby", "alice")
+        await alice.send_json_to({"message": "hi @bob"})  # no worker runs: no answer comes
+        await alice.receive_json_from()  # the message itself
+        timers = [
+            task
+            for task in asyncio.all_tasks()
+            if task.get_coro().__name__ == "wait_for_the_worker"
+        ]
+        self.assertEqual(len(timers), 1)
+        await alice.disconnect()  # before the timer ran out
+        # disconnect() cancels it: a timer left running would send to a closed socket.
+        await asyncio.wait(timers, timeout=4 * QUICK_REPLY_SECONDS)
+        self.assertTrue(timers[0].cancelled())
+
     async def test_without_a_worker_the_sender_is_told(self):
         bob = await open_notifications("bob")
         alice = await join("lobby", "alice")
