@@ -146,6 +146,10 @@ def test_with_the_worker_stopped_the_sender_is_told(server, mentions_worker):
             note = await next_frame(alice, timeout=WORKER_SILENCE_SECONDS)
             assert "runworker" in note.get("note", ""), note
             assert await nothing_arrives(bob, DELIVERY_SECONDS)
+            # Mention again and leave at once, before the answer is due: the consumer's
+            # disconnect() cancels that timer (its own suite checks the cancelling).
+            await say(alice, f"bye @{BOB.username}")
+            await next_frame(alice)  # the message itself; leaving the block closes the socket
 
     asyncio.run(scenario())
 
