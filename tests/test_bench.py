@@ -29,7 +29,7 @@ from workshop.manifest import REPO_ROOT
 NOTEBOOK_4 = REPO_ROOT / "notebooks" / "04_benchmark.ipynb"
 # What the ratios and the recommendation need, then what notebook 4 does not measure.
 QUICK_VARIANTS = ("step03", "step04", "floor", "step05", "step06")
-QUICK_CONFIGS = ("step04-uvicorn", "step04-pubsub-uvicorn-x2")
+QUICK_CONFIGS = ("step04-uvicorn", "step04-pubsub-uvicorn-x2", "step06-cleanup")
 QUICK_SLOW = ("slow-step04-await",)
 
 

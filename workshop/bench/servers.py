@@ -3,7 +3,9 @@
 A variant's step is served from a scratch copy of its folder, with the benchmark's settings
 module in front of the step's own (overrides/bench_settings.py swaps the channel layer) and,
 for the slow-handler demonstration, an ASGI module that subclasses the step's consumer
-(overrides/bench_slow_asgi.py). The step folders are never edited.
+(overrides/bench_slow_asgi.py); for the "before" of step 06's dispatch() shortcut, one that
+takes the shortcut out (overrides/bench_channels_dispatch_asgi.py). The step folders are
+never edited.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ class Variant:
     server: str = "daphne"  # daphne, uvicorn, floor
     processes: int = 1
     slow_mode: str | None = None  # the slow-handler demonstration: "sleep" or "await"
+    # True: without the step's own dispatch(), so that Channels runs its database clean-up
+    # before every handler, room messages included (what step 06 stopped doing).
+    channels_dispatch: bool = False
 
     @property
     def consumer(self) -> str:
@@ -59,7 +64,11 @@ class Variant:
 
     @property
     def app(self) -> str:
-        return "bench_slow_asgi:application" if self.slow_mode else "chatsite.asgi:application"
+        if self.slow_mode:
+            return "bench_slow_asgi:application"
+        if self.channels_dispatch:
+            return "bench_channels_dispatch_asgi:application"
+        return "chatsite.asgi:application"
 
     @property
     def description(self) -> str:
@@ -69,6 +78,8 @@ class Variant:
         text = f"step {self.step:02d} {self.consumer} consumer, {self.layer_name}, {where}"
         if self.slow_mode:
             text += f", slow room: {self.slow_mode}"
+        if self.channels_dispatch:
+            text += ", Channels' dispatch() (database clean-up before every handler)"
         return text
 
 
@@ -83,8 +94,10 @@ SWEEP = (
     Variant("step06", 6),
     Variant("floor", None, layer="none", server="floor"),
 )
-# Servers and process counts, at the target N only.
+# Servers and process counts, at the target N only; and step 06 without its dispatch()
+# shortcut, the "before" of the step that keeps up with a busy room on one process.
 CONFIGS = (
+    Variant("step06-cleanup", 6, channels_dispatch=True),
     Variant("step04-uvicorn", 4, server="uvicorn"),
     Variant("step04-x2", 4, processes=2),
     Variant("step04-pubsub-x2", 4, layer="pubsub", processes=2),
