@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_cmd_run)
 
     test = commands.add_parser("test", help="run the whole test suite (extra args go to pytest)")
-    test.add_argument("--workers", default="2", help="parallel pytest workers (default 2)")
+    test.add_argument("--workers", help="parallel pytest workers (default 3)")
     which = test.add_mutually_exclusive_group()
     which.add_argument(
         "--step",
