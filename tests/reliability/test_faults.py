@@ -27,6 +27,20 @@ LAYER_UNAVAILABLE = 4503
 RECONNECT_SECONDS = 20
 
 
+async def until_the_server_reaches_redis(attempt):
+    """Run `attempt` (which opens sockets) until it passes: after Redis restarts, the server's
+    connection to it comes back within a few seconds, and until then a new socket may still
+    be closed. As the page does, try again, for RECONNECT_SECONDS at most."""
+    deadline = time.monotonic() + RECONNECT_SECONDS
+    while True:
+        try:
+            return await attempt()
+        except (ConnectionClosed, ConnectionResetError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 def sockets_opened(browser) -> int:
     """How many WebSockets the page has opened so far (tests/reliability/conftest.py)."""
     return browser.execute_script("return window.socketsOpened;")
@@ -48,20 +62,16 @@ def test_redis_stopping_closes_sockets_with_4503_and_the_chat_serves_again(
         async with join(server, "phoenix") as early:
             assert await close_code(early) == LAYER_UNAVAILABLE
         private_redis.start()  # same port: the server's REDIS_URL is right again
-        # The server's connection to Redis comes back within a few seconds; until then a
-        # socket may still be closed with 4503, and the page tries again. So do we.
-        deadline = time.monotonic() + RECONNECT_SECONDS
-        while True:
-            try:
-                async with join(server, "phoenix") as alice, join(server, "phoenix") as bob:
-                    await say(alice, "after")
-                    assert await next_frame(bob) == chat_message(server, "after")
-                    assert await next_frame(alice) == chat_message(server, "after")
-                    return
-            except (ConnectionClosed, ConnectionResetError):
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
+
+        # Until the server's connection to Redis is back, a socket may still be closed
+        # with 4503; the page tries again, and so do we.
+        async def chat_again():
+            async with join(server, "phoenix") as alice, join(server, "phoenix") as bob:
+                await say(alice, "after")
+                assert await next_frame(bob) == chat_message(server, "after")
+                assert await next_frame(alice) == chat_message(server, "after")
+
+        await until_the_server_reaches_redis(chat_again)
 
     asyncio.run(scenario())
     assert server.running, "Daphne exited when Redis went away"
@@ -83,18 +93,14 @@ def test_redis_stopping_closes_the_notification_socket_with_4503_too(private_red
             private_redis.stop()
             assert await close_code(page) == LAYER_UNAVAILABLE
         private_redis.start()
-        deadline = time.monotonic() + RECONNECT_SECONDS
-        while True:  # as the page does: try again until the server's Redis is back
-            try:
-                async with notifications_of(server, BOB) as page:
-                    pushed = await asyncio.to_thread(server.manage, "notify", BOB.username, "back")
-                    assert pushed.returncode == 0, pushed.stderr
-                    assert await next_frame(page) == {"notification": "back"}
-                    return
-            except (ConnectionClosed, ConnectionResetError):
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
+
+        async def notified_again():
+            async with notifications_of(server, BOB) as page:
+                pushed = await asyncio.to_thread(server.manage, "notify", BOB.username, "back")
+                assert pushed.returncode == 0, pushed.stderr
+                assert await next_frame(page) == {"notification": "back"}
+
+        await until_the_server_reaches_redis(notified_again)
 
     asyncio.run(scenario())
     log = server.log_text()

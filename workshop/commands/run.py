@@ -66,6 +66,15 @@ def choose_channel_layer(stack: contextlib.ExitStack) -> str | None:
     return None
 
 
+def _start_beside(stack: contextlib.ExitStack, worker, env: dict, log_name: str):
+    """Start a worker process beside the server, its log next to the scratch database; it
+    stops with the server."""
+    worker.log_path = pathlib.Path(env["WORKSHOP_SCRATCH_DB"]).parent / log_name
+    worker.start()  # StepServerError when it cannot: serve() reports it
+    stack.callback(worker.stop)
+    return worker
+
+
 def start_worker(
     stack: contextlib.ExitStack, project_dir: pathlib.Path, env: dict, redis_url: str | None
 ) -> None:
@@ -76,10 +85,7 @@ def start_worker(
             "server through the in-memory layer, and an @mention says it was not delivered."
         )
         return
-    worker = StepWorker(project_dir, env, redis_url)
-    worker.log_path = pathlib.Path(env["WORKSHOP_SCRATCH_DB"]).parent / "runworker.log"
-    worker.start()  # StepServerError when it cannot: serve() reports it
-    stack.callback(worker.stop)
+    worker = _start_beside(stack, StepWorker(project_dir, env, redis_url), env, "runworker.log")
     _say(f"Started `manage.py runworker mentions` (delivers @mentions; log: {worker.log_path}).")
 
 
@@ -93,10 +99,7 @@ def start_celery_worker(
             "page cannot start its jobs."
         )
         return
-    worker = CeleryWorker(project_dir, env)
-    worker.log_path = pathlib.Path(env["WORKSHOP_SCRATCH_DB"]).parent / "celery.log"
-    worker.start()  # StepServerError when it cannot: serve() reports it
-    stack.callback(worker.stop)
+    worker = _start_beside(stack, CeleryWorker(project_dir, env), env, "celery.log")
     logs = pathlib.Path(env["CHAT_LOG_DIR"])
     _say(
         f"Started `celery -A chatsite worker` (runs the /logs/ page's jobs; log: "
