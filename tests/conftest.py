@@ -22,6 +22,7 @@ import tempfile
 import pytest
 
 from tests.idle_sockets import IdleSockets
+from tests.prepared_copies import PreparedCopies, shared_temp_dir
 from tests.prerequisites import IN_CI, unavailable  # noqa: F401  (also for test modules)
 from tests.scheduling import checks_after_a_wait, make_scheduler, worker_group
 from tests.subjects import steps_where_changed
@@ -31,7 +32,7 @@ from workshop.coverage_report import RCFILE
 from workshop.manifest import Step, get_step, load_steps
 from workshop.postgres_server import PostgresServer, PostgresUnavailable
 from workshop.redis_server import RedisServer, RedisUnavailable
-from workshop.step_server import StepServer, copy_project, project_env, run_manage
+from workshop.step_server import StepServer, project_env, run_manage
 from workshop.step_worker import CeleryWorker, StepWorker
 
 IDLE_CHECKED = pytest.StashKey[set]()  # the worker groups in which a test checks idle sockets
@@ -223,11 +224,33 @@ def prepare_copy(under_test: StepUnderTest, copy: pathlib.Path, env, python: str
         create_accounts(copy, env, TEST_ACCOUNTS)
 
 
+def prepared_copy(
+    prepared: PreparedCopies, under_test: StepUnderTest, parent: pathlib.Path, env, python: str
+) -> pathlib.Path:
+    """A copy of the step in parent, as prepare_copy leaves it: copied from the session's
+    template of the step, which prepare_copy made once (tests/prepared_copies.py)."""
+    return prepared.copy(
+        under_test.source,
+        parent,
+        key=f"python={python} accounts={under_test.has('login')}",
+        prepare=lambda copy: prepare_copy(under_test, copy, env, python),
+    )
+
+
+@pytest.fixture(scope="session")
+def prepared_copies(tmp_path_factory) -> PreparedCopies:
+    """The session's templates of migrated steps, shared by its pytest-xdist workers."""
+    return PreparedCopies(shared_temp_dir(tmp_path_factory.getbasetemp()) / "prepared-steps")
+
+
 class ServerPool:
     """Copies of steps, migrated once, each served by Daphne once per test session."""
 
-    def __init__(self, scratch: pathlib.Path, python: str = sys.executable):
+    def __init__(
+        self, scratch: pathlib.Path, prepared: PreparedCopies, python: str = sys.executable
+    ):
         self.scratch = scratch
+        self.prepared = prepared
         self.python = python
         self.copies: dict[StepUnderTest, pathlib.Path] = {}
         self.servers: dict[StepUnderTest, StepServer] = {}
@@ -242,8 +265,7 @@ class ServerPool:
         if under_test not in self.copies:
             parent = self.scratch / f"{under_test.step.label}-{len(self.copies)}"
             parent.mkdir()
-            copy = copy_project(under_test.source, parent)
-            prepare_copy(under_test, copy, env, self.python)
+            copy = prepared_copy(self.prepared, under_test, parent, env, self.python)
             self.copies[under_test] = copy
         return self.copies[under_test]
 
@@ -355,8 +377,8 @@ def step_python(pytestconfig) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_pool(tmp_path_factory, pytestconfig, step_python):
-    pool = ServerPool(tmp_path_factory.mktemp("steps"), step_python)
+def server_pool(tmp_path_factory, pytestconfig, step_python, prepared_copies):
+    pool = ServerPool(tmp_path_factory.mktemp("steps"), prepared_copies, step_python)
     pytestconfig.stash[SERVER_POOL] = pool  # for the server-log hook below
     yield pool
     pool.close()

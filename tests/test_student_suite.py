@@ -87,6 +87,11 @@ def failed_tests(output: str) -> set[tuple[str, str]]:
     return failed
 
 
+# What decides this: the step's test runner and the Django that finds the tests; so it runs
+# where one of them changed (tests/subjects.py), not on every step with a suite.
+@pytest.mark.subject(
+    "chatsite/test_runner.py", "chatsite/settings.py::TEST_RUNNER", "requirements.txt::django"
+)
 def test_a_suite_that_finds_no_tests_fails_instead_of_reporting_ok(step, tmp_path):
     # The type-along trap: without chat/tests/__init__.py Django finds no tests, and
     # would print "Ran 0 tests" and "OK". The step's test runner makes that a failure.

@@ -14,16 +14,16 @@ import signal
 import pytest
 
 from tests.chat_client import close_code, join, next_frame, say
-from tests.conftest import Runserver, ServerPool, prepare_copy
+from tests.conftest import Runserver, ServerPool, prepared_copy
 from tests.reliability.test_faults import LAYER_UNAVAILABLE
 from workshop.processes import wait_until
-from workshop.step_server import copy_project, project_env
+from workshop.step_server import project_env
 
 pytestmark = [pytest.mark.needs("reconnect"), pytest.mark.slow]
 
 
 @pytest.fixture
-def start_runserver(step, tmp_path, private_redis, step_python):
+def start_runserver(step, tmp_path, private_redis, step_python, prepared_copies):
     """Start `manage.py runserver` on a copy of the step; change_settings edits the copy first.
     Passing the copy of an earlier call starts a second server on the same project."""
     started = []
@@ -31,11 +31,10 @@ def start_runserver(step, tmp_path, private_redis, step_python):
     def start(change_settings=None, copy=None) -> Runserver:
         env = project_env(private_redis.url)
         if copy is None:
-            copy = copy_project(step.source, tmp_path)
-            if change_settings:
+            copy = prepared_copy(prepared_copies, step, tmp_path, env, step_python)
+            if change_settings:  # the settings of the log only: the database stays as it is
                 settings = copy / "chatsite" / "settings.py"
                 settings.write_text(change_settings(settings.read_text()))
-            prepare_copy(step, copy, env, step_python)
         accounts = ServerPool.accounts(step)
         server = Runserver(copy, env, step_python, accounts=accounts).start()
         started.append(server)

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from tests.conftest import unavailable
-from workshop.step_server import copy_project, project_env, run_manage
+from tests.conftest import prepared_copy, unavailable
+from workshop.step_server import project_env
 
 pytestmark = pytest.mark.needs("hostile-input")
 
@@ -22,11 +22,13 @@ DRIVER = pathlib.Path(__file__).with_name("property_driver.py")
 MAX_EXAMPLES = 300  # about 15 s on a busy laptop; derandomized, so the same every run
 
 
-def test_the_consumer_answers_every_frame_and_broadcasts_only_valid_messages(step, tmp_path):
+def test_the_consumer_answers_every_frame_and_broadcasts_only_valid_messages(
+    step, tmp_path, prepared_copies
+):
     if importlib.util.find_spec("hypothesis") is None:
         unavailable("hypothesis is not installed: pip install -e '.[dev]'")
-    copy = copy_project(step.source, tmp_path)
-    run_manage(copy, "migrate", "--verbosity", "0", env=project_env())
+    # Migrated (the driver saves messages from step 08 on), as the servers' copies are.
+    copy = prepared_copy(prepared_copies, step, tmp_path, project_env(), sys.executable)
     result = subprocess.run(
         [sys.executable, str(DRIVER), str(MAX_EXAMPLES)],
         cwd=copy,
