@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import pathlib
+import time
 
 import pytest
 
@@ -17,12 +18,13 @@ def a_project(folder: pathlib.Path) -> pathlib.Path:
     return folder
 
 
-def count_and_migrate(log: pathlib.Path):
+def count_and_migrate(log: pathlib.Path, seconds: float = 0.0):
     """A prepare step that leaves a database behind and notes each time it ran."""
 
     def prepare(copy: pathlib.Path) -> None:
         with open(log, "a") as notes:
             notes.write(f"{copy}\n")
+        time.sleep(seconds)  # as long as migrate takes: the others arrive meanwhile
         (copy / "db.sqlite3").write_text("migrated")
 
     return prepare
@@ -69,7 +71,7 @@ def test_a_prepare_that_failed_is_done_again_next_time(tmp_path):
 
 def _copy_in_another_process(templates, source, destination, log) -> None:
     PreparedCopies(pathlib.Path(templates)).copy(
-        pathlib.Path(source), pathlib.Path(destination), "k", count_and_migrate(log)
+        pathlib.Path(source), pathlib.Path(destination), "k", count_and_migrate(log, 1.0)
     )
 
 
