@@ -20,11 +20,12 @@ import sys
 
 import pytest
 
-from workshop.bench.load import _Tracker
+from workshop.bench.load import BenchError, _Tracker
 from workshop.bench.report import FILES, Results
-from workshop.bench.runner import COLUMNS, QUICK, SLOW_COLUMNS, _median_row
+from workshop.bench.runner import COLUMNS, QUICK, SLOW_COLUMNS, _median_row, run_benchmark
 from workshop.bench.servers import CONFIGS, SLOW, SWEEP
-from workshop.manifest import REPO_ROOT
+from workshop.manifest import REPO_ROOT, get_step
+from workshop.step_server import copy_project
 
 NOTEBOOK_4 = REPO_ROOT / "notebooks" / "04_benchmark.ipynb"
 # What the ratios and the recommendation need, then what notebook 4 does not measure.
@@ -186,3 +187,20 @@ def test_repeated_runs_report_medians_and_lost_out_of_every_run():
     assert row["rooms_burst_lost"] == 26_800
     assert row["rooms_burst_deliveries"] == 30_000
     assert row["repeats"] == 3
+
+
+@pytest.mark.redis
+def test_a_step_on_the_in_memory_layer_is_refused_before_anything_is_measured(tmp_path, redis_url):
+    """Measured, step 04 on an in-memory layer gives that layer's numbers under step04's
+    name, and fails only where two processes share a room (notebook 4 got that far)."""
+    copy = copy_project(get_step(4).path, tmp_path)
+    settings = copy / "chatsite" / "settings.py"
+    text = settings.read_text(encoding="utf-8")
+    backend = re.search(r'"BACKEND": "(channels_redis\.[\w.]+)"', text).group(1)
+    settings.write_text(text.replace(backend, "channels.layers.InMemoryChannelLayer"))
+    step04 = _named(("step04",), SWEEP)
+    said = []
+    with pytest.raises(BenchError, match=r"step04 measures step 4's own channel layer") as refused:
+        run_benchmark(QUICK, step04, [], [], redis_url, {4: copy}, said.append, strict=True)
+    assert "names InMemoryChannelLayer" in str(refused.value)
+    assert not [line for line in said if "serves" in line], f"a server was started: {said}"

@@ -29,7 +29,16 @@ from ..step_server import StepServerError, copy_project
 from .columns import COLUMNS, SLOW_COLUMNS
 from .load import BenchError, PhaseResult, Room, combine
 from .report import Results
-from .servers import CONFIGS, SLOW, SWEEP, ServerSet, Variant, cpu_seconds
+from .servers import (
+    CONFIGS,
+    LAYER_NAMES,
+    SLOW,
+    SWEEP,
+    ServerSet,
+    Variant,
+    cpu_seconds,
+    project_layer_name,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +151,20 @@ def _variant_fields(variant: Variant) -> dict:
     }
 
 
+def refuse_a_layer_per_process(variant: Variant, project_dir: pathlib.Path) -> None:
+    """A variant on its step's own layer measures that step's Redis layer. A folder whose
+    settings name the in-memory layer would be measured under that name, and fail only
+    where two processes must share a room: say so before anything is measured."""
+    if project_layer_name(project_dir) == LAYER_NAMES["memory"]:
+        raise BenchError(
+            f"{variant.name} measures step {variant.step}'s own channel layer, and "
+            f"{project_dir.name}/chatsite/settings.py names InMemoryChannelLayer: it lives "
+            "inside one process, so two servers (or a worker, or a manage.py command) never "
+            "share a room through it. Put back the CHANNEL_LAYERS of the step (channels_redis); "
+            "the in-memory layer has a variant of its own, step04-memory."
+        )
+
+
 class _Bench:
     """One benchmark run: a Redis, scratch copies of the steps, the servers."""
 
@@ -173,9 +196,10 @@ class _Bench:
         return self.copies[step]
 
     def start(self, variant: Variant, slow_room: str = "slow") -> ServerSet:
-        servers = ServerSet(
-            variant, self.copy_of(variant.step), self.redis_url, self.scratch, slow_room
-        )
+        project_dir = self.copy_of(variant.step)
+        if variant.layer == "step":
+            refuse_a_layer_per_process(variant, project_dir)
+        servers = ServerSet(variant, project_dir, self.redis_url, self.scratch, slow_room)
         servers.start()
         for url in servers.urls:
             if variant.step is None:

@@ -34,7 +34,13 @@ STEP_LAYER = re.compile(r'CHANNEL_LAYERS\s*=\s*\{.*?"BACKEND":\s*"[\w.]+\.(\w+)"
 
 def step_layer_name(step: int) -> str:
     """The channel layer class a step's own settings.py names."""
-    found = STEP_LAYER.search((get_step(step).path / "chatsite" / "settings.py").read_text())
+    return project_layer_name(get_step(step).path)
+
+
+def project_layer_name(project_dir: pathlib.Path) -> str:
+    """The channel layer class a project's chatsite/settings.py names ("-" for none)."""
+    settings = pathlib.Path(project_dir) / "chatsite" / "settings.py"
+    found = STEP_LAYER.search(settings.read_text(encoding="utf-8", errors="replace"))
     return found.group(1) if found else "-"
 
 
