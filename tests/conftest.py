@@ -160,12 +160,20 @@ def pytest_generate_tests(metafunc):
         return  # the test parametrises `step` itself
     chosen = [s for s in steps_under_test(metafunc.config) if s.has(marker.args[0])]
     subject = metafunc.definition.get_closest_marker("subject")
-    if subject is not None and not metafunc.config.getoption("--project"):
+    if subject is not None and _subjects_apply(metafunc.config):
         # Only the steps where what the test exercises changed (tests/subjects.py).
         with_it = [step for step in load_steps() if step.has(marker.args[0])]
         changed = steps_where_changed(with_it, subject.args)
         chosen = [s for s in chosen if s.step in changed]
     metafunc.parametrize("step", chosen, ids=[s.step.label for s in chosen])
+
+
+def _subjects_apply(config) -> bool:
+    """Whether a test with a subject may leave out the steps where it is unchanged. Not on a
+    student's folder (--project), nor under another Python (--step-python, the lanes): there
+    every part is new, and the step that the test keeps is not in the run."""
+    other_python = config.getoption("--step-python") != sys.executable
+    return not config.getoption("--project") and not other_python
 
 
 @pytest.fixture

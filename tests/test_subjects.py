@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tests.subjects import part_source, steps_where_changed
-from workshop.manifest import load_steps
+from workshop.manifest import REPO_ROOT, load_steps
 
 SETTINGS = """\
 DEBUG = True
@@ -59,3 +62,22 @@ def test_a_whole_file_changes_where_the_manifest_says(file):
 def test_a_subject_no_step_has_is_refused():
     with pytest.raises(ValueError, match="no step has"):
         steps_where_changed(load_steps(), ("chatsite/settings.py::NO_SUCH_SETTING",))
+
+
+def collected(*args: str) -> list[str]:
+    """The test ids pytest collects with these options (nothing runs)."""
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", *args]
+    result = subprocess.run(
+        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    return [line for line in result.stdout.splitlines() if "::" in line]
+
+
+def test_under_another_python_a_test_with_a_subject_runs_on_the_step_asked_for():
+    # The lanes (--python 3.10) serve the last step with another interpreter: the step
+    # where the test's subject last changed is not in that run, and the Python is new.
+    no_tests_found = "test_a_suite_that_finds_no_tests_fails_instead_of_reporting_ok[step10]"
+    asked = ["tests/test_student_suite.py", "--step", "10", "-p", "no:cacheprovider"]
+    assert not [test for test in collected(*asked) if no_tests_found in test]
+    other_python = collected(*asked, "--step-python", "/elsewhere/bin/python3.10")
+    assert [test for test in other_python if no_tests_found in test]
