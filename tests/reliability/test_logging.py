@@ -32,7 +32,7 @@ def start_runserver(step, tmp_path, private_redis, step_python, prepared_copies)
         env = project_env(private_redis.url)
         if copy is None:
             copy = prepared_copy(prepared_copies, step, tmp_path, env, step_python)
-            if change_settings:  # the settings of the log only: the database stays as it is
+            if change_settings:  # settings.py only (the channel layer): the database stays
                 settings = copy / "chatsite" / "settings.py"
                 settings.write_text(change_settings(settings.read_text()))
         accounts = ServerPool.accounts(step)
