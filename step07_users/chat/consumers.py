@@ -1,6 +1,5 @@
 """Consumers handle WebSocket events, the way views handle HTTP requests."""
 
-import asyncio
 import json
 import logging
 
@@ -22,14 +21,11 @@ LAYER_UNAVAILABLE = 4503
 # knows it, says so, and does not reconnect: trying again cannot help.
 NOT_LOGGED_IN = 4401
 
-# How often, in seconds, each consumer checks that the channel layer still
-# answers. The pub/sub layer (settings.py) only ever waits for messages: when
-# Redis goes away, an idle socket would notice nothing, and its page would go on
-# saying "Connected" to a room that cannot deliver.
-LAYER_CHECK_SECONDS = 2
 
+class LayerAwareConsumer(AsyncWebsocketConsumer):
+    """Closes its socket with LAYER_UNAVAILABLE when Redis is unreachable: every
+    consumer of the chat inherits it, the room's below and those of later steps."""
 
-class ChatConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send):
         # Everything the consumer does runs inside this call, including the loop
         # that reads its mailbox in Redis. When Redis goes away, that loop (or a
@@ -39,14 +35,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             await super().__call__(scope, receive, send)
         except (redis.ConnectionError, redis.TimeoutError) as error:
-            log_layer_unavailable(scope, error)
-            if not hasattr(self, "channel_name"):
-                # Redis failed before this socket had a mailbox: the pub/sub layer
-                # subscribes to one in new_channel(), which Channels calls before
-                # connect(). Accept first, so that the close code reaches the page.
-                await send({"type": "websocket.accept"})
-            await send({"type": "websocket.close", "code": LAYER_UNAVAILABLE})
+            logger.warning(
+                "Socket %s: channel layer unreachable (%s); socket closed with code %s.",
+                scope["path"],
+                error,
+                LAYER_UNAVAILABLE,
+            )
+            await self.close(code=LAYER_UNAVAILABLE)
 
+
+class ChatConsumer(LayerAwareConsumer):
     async def connect(self):
         # The room comes from the URL, as captured by routing.py.
         self.room_name = self.scope["url_route"]["kwargs"]["room_name"]
@@ -70,31 +68,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # socket can carry the close code of __call__ to the page. A socket
             # refused during the handshake reaches the browser as a bare 1006.
             await self.accept()
-        self.layer_check = asyncio.create_task(self.check_the_layer())
 
     async def disconnect(self, close_code):
         # This runs for a socket that connect() refused, too: it never joined the
-        # room nor started the layer check, so there is nothing to undo.
+        # room, so there is nothing to undo.
         if not self.scope["user"].is_authenticated:
             return
-        self.layer_check.cancel()
         # Leave the room's group.
         await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
-
-    async def check_the_layer(self):
-        # Every few seconds, a round trip through Redis: a message to ourselves.
-        while True:
-            await asyncio.sleep(LAYER_CHECK_SECONDS)
-            try:
-                await self.channel_layer.send(self.channel_name, {"type": "layer.checked"})
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                log_layer_unavailable(self.scope, error)
-                await self.close(code=LAYER_UNAVAILABLE)
-                return
-
-    async def layer_checked(self, event):
-        # The check's message came back: Redis answers. Nothing to do.
-        pass
 
     async def receive(self, text_data=None, bytes_data=None):
         # Called for every frame the browser sends: {"message": "..."}.
@@ -115,34 +96,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             {"type": "chat.message", "user": self.scope["user"].username, "message": message},
         )
 
-    async def dispatch(self, message):
-        # Channels calls dispatch() for every event, and before each handler it
-        # runs Django's close_old_connections() in a worker thread, so that a
-        # socket open for hours never holds a database connection past its age.
-        # A room message runs chat_message() in every member's consumer: 200
-        # members, 200 trips to that one thread, each costing more than the
-        # handler itself. chat_message() never touches the database: call it
-        # directly. Every other event goes through Channels as before.
-        if message["type"] == "chat.message":
-            await self.chat_message(message)
-        else:
-            await super().dispatch(message)
-
     async def chat_message(self, event):
         # Called once in each member's consumer for every group message.
         message = event["message"]
 
         # Send it down this member's socket, with the name of who wrote it.
         await self.send(text_data=json.dumps({"user": event["user"], "message": message}))
-
-
-def log_layer_unavailable(scope, error):
-    logger.warning(
-        "Room %s: channel layer unreachable (%s); socket closed with code %s.",
-        scope["url_route"]["kwargs"]["room_name"],
-        error,
-        LAYER_UNAVAILABLE,
-    )
 
 
 def parse_chat_message(text_data):

@@ -1,6 +1,5 @@
 """Consumers handle WebSocket events, the way views handle HTTP requests."""
 
-import asyncio
 import json
 import logging
 
@@ -8,8 +7,8 @@ import redis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from .mentions import MENTIONS_CHANNEL, find_mentions, notification_group
 from .models import Message
+from .push import notification_group
 
 logger = logging.getLogger(__name__)
 
@@ -26,29 +25,13 @@ LAYER_UNAVAILABLE = 4503
 # knows it, says so, and does not reconnect: trying again cannot help.
 NOT_LOGGED_IN = 4401
 
-# How often, in seconds, each consumer checks that the channel layer still
-# answers. The pub/sub layer (settings.py) only ever waits for messages: when
-# Redis goes away, an idle socket would notice nothing, and its page would go on
-# saying "Connected" to a room that cannot deliver.
-LAYER_CHECK_SECONDS = 2
-
 # How many of a room's last messages a page gets when it joins.
 HISTORY_LENGTH = 50
 
-# How long, in seconds, a sender's consumer waits for the mentions worker to say
-# it has notified the people a message mentions. Without an answer, the sender
-# is told: a message sent to a channel that no worker reads is simply lost.
-WORKER_REPLY_SECONDS = 3
 
-
-class LayerWatchingConsumer(AsyncWebsocketConsumer):
-    """A consumer that notices when the channel layer (Redis) goes away (step 6).
-
-    Its socket is then closed with LAYER_UNAVAILABLE, and the page tries again
-    later. Both sockets of a page need that: the room's, and from this step on the
-    notifications'. So the code lives here once, and both consumers below inherit
-    it; each starts check_the_layer() in its connect() and cancels it in disconnect().
-    """
+class LayerAwareConsumer(AsyncWebsocketConsumer):
+    """Closes its socket with LAYER_UNAVAILABLE when Redis is unreachable: every
+    consumer of the chat inherits it, the room's below and those of later steps."""
 
     async def __call__(self, scope, receive, send):
         # Everything the consumer does runs inside this call, including the loop
@@ -59,31 +42,16 @@ class LayerWatchingConsumer(AsyncWebsocketConsumer):
         try:
             await super().__call__(scope, receive, send)
         except (redis.ConnectionError, redis.TimeoutError) as error:
-            log_layer_unavailable(scope, error)
-            if not hasattr(self, "channel_name"):
-                # Redis failed before this socket had a mailbox: the pub/sub layer
-                # subscribes to one in new_channel(), which Channels calls before
-                # connect(). Accept first, so that the close code reaches the page.
-                await send({"type": "websocket.accept"})
-            await send({"type": "websocket.close", "code": LAYER_UNAVAILABLE})
-
-    async def check_the_layer(self):
-        # Every few seconds, a round trip through Redis: a message to ourselves.
-        while True:
-            await asyncio.sleep(LAYER_CHECK_SECONDS)
-            try:
-                await self.channel_layer.send(self.channel_name, {"type": "layer.checked"})
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                log_layer_unavailable(self.scope, error)
-                await self.close(code=LAYER_UNAVAILABLE)
-                return
-
-    async def layer_checked(self, event):
-        # The check's message came back: Redis answers. Nothing to do.
-        pass
+            logger.warning(
+                "Socket %s: channel layer unreachable (%s); socket closed with code %s.",
+                scope["path"],
+                error,
+                LAYER_UNAVAILABLE,
+            )
+            await self.close(code=LAYER_UNAVAILABLE)
 
 
-class ChatConsumer(LayerWatchingConsumer):
+class ChatConsumer(LayerAwareConsumer):
     async def connect(self):
         # The room comes from the URL, as captured by routing.py.
         self.room_name = self.scope["url_route"]["kwargs"]["room_name"]
@@ -107,9 +75,6 @@ class ChatConsumer(LayerWatchingConsumer):
             # socket can carry the close code of __call__ to the page. A socket
             # refused during the handshake reaches the browser as a bare 1006.
             await self.accept()
-        self.layer_check = asyncio.create_task(self.check_the_layer())
-        # The mentions the worker has not answered yet: message id -> timer.
-        self.unanswered_mentions = {}
 
         # Now the room's last messages, read AFTER joining the group. A message
         # someone sends while we read is then never lost: it reaches us through
@@ -121,12 +86,9 @@ class ChatConsumer(LayerWatchingConsumer):
 
     async def disconnect(self, close_code):
         # This runs for a socket that connect() refused, too: it never joined the
-        # room nor started the layer check, so there is nothing to undo.
+        # room, so there is nothing to undo.
         if not self.scope["user"].is_authenticated:
             return
-        self.layer_check.cancel()
-        for timer in self.unanswered_mentions.values():
-            timer.cancel()
         # Leave the room's group.
         await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
 
@@ -154,66 +116,11 @@ class ChatConsumer(LayerWatchingConsumer):
             self.room_group_name, {"type": "chat.message", **saved.as_frame()}
         )
 
-        # "@bob" in it: the worker notifies bob (see mentions.py). send() puts the
-        # job into the worker's channel and returns at once: the room goes on
-        # chatting while the worker looks the names up.
-        names = find_mentions(message)
-        if names:
-            self.unanswered_mentions[saved.id] = asyncio.create_task(
-                self.wait_for_the_worker(saved.id, names)
-            )
-            await self.channel_layer.send(
-                MENTIONS_CHANNEL,
-                {
-                    "type": "mentions.find",
-                    "names": names,
-                    "sender": self.scope["user"].username,
-                    "sender_id": self.scope["user"].pk,
-                    "room": self.room_name,
-                    "message": message,
-                    "message_id": saved.id,
-                    # Where the worker answers: this consumer's own mailbox.
-                    "reply_channel": self.channel_name,
-                },
-            )
-
-    async def wait_for_the_worker(self, message_id, names):
-        # No worker reads the channel (runworker is not running): nobody gets
-        # the job, and nothing says so. Tell the sender rather than pretend.
-        await asyncio.sleep(WORKER_REPLY_SECONDS)
-        del self.unanswered_mentions[message_id]
-        mentioned = ", ".join("@" + name for name in names)
-        note = (
-            f"{mentioned} not notified: mentions are delivered by a worker, and it did not "
-            f"answer within {WORKER_REPLY_SECONDS} s. Is `python manage.py runworker "
-            f"{MENTIONS_CHANNEL}` running?"
-        )
-        await self.send(text_data=json.dumps({"note": note}))
-
-    async def mentions_done(self, event):
-        # The worker's answer (mentions.py): it has notified everyone mentioned.
-        timer = self.unanswered_mentions.pop(event["message_id"], None)
-        if timer:
-            timer.cancel()
-
     async def chat_announcement(self, event):
         # An announcement from outside the chat (manage.py announce): every
         # consumer in the room needs this handler. A group message whose "type"
         # has no handler closes every socket that receives it.
         await self.send(text_data=json.dumps({"announcement": event["text"]}))
-
-    async def dispatch(self, message):
-        # Channels calls dispatch() for every event, and before each handler it
-        # runs Django's close_old_connections() in a worker thread, so that a
-        # socket open for hours never holds a database connection past its age.
-        # A room message runs chat_message() in every member's consumer: 200
-        # members, 200 trips to that one thread, each costing more than the
-        # handler itself. chat_message() never touches the database: call it
-        # directly. Every other event goes through Channels as before.
-        if message["type"] == "chat.message":
-            await self.chat_message(message)
-        else:
-            await super().dispatch(message)
 
     async def chat_message(self, event):
         # Called once in each member's consumer for every group message.
@@ -249,17 +156,6 @@ def load_history(room_name):
     return [message.as_frame() for message in reversed(newest)], earlier
 
 
-def log_layer_unavailable(scope, error):
-    # "Room lobby: ..." for a room's socket, "Socket /ws/notifications/: ..." for the other.
-    room_name = scope["url_route"]["kwargs"].get("room_name")
-    logger.warning(
-        "%s: channel layer unreachable (%s); socket closed with code %s.",
-        f"Room {room_name}" if room_name else f"Socket {scope['path']}",
-        error,
-        LAYER_UNAVAILABLE,
-    )
-
-
 def parse_chat_message(text_data):
     """Return the text of a chat frame, or raise ValueError saying what is wrong."""
     if text_data is None:
@@ -287,11 +183,11 @@ def parse_chat_message(text_data):
     return message
 
 
-class NotificationConsumer(LayerWatchingConsumer):
+class NotificationConsumer(LayerAwareConsumer):
     """One socket per open page of a logged-in user, in the group "user_<pk>".
 
     Whoever knows the group's name and can reach the channel layer can notify
-    that user: the mentions worker, a management command, a view.
+    that user: a management command (chat/push.py), a view, another consumer.
     """
 
     async def connect(self):
@@ -302,16 +198,14 @@ class NotificationConsumer(LayerWatchingConsumer):
             return
         self.group_name = notification_group(self.scope["user"])
         # As in ChatConsumer: accept even when Redis is down, so that the close
-        # code reaches the page; then watch the layer while the page is open.
+        # code of LayerAwareConsumer reaches the page.
         try:
             await self.channel_layer.group_add(self.group_name, self.channel_name)
         finally:
             await self.accept()
-        self.layer_check = asyncio.create_task(self.check_the_layer())
 
     async def disconnect(self, close_code):
         if self.scope["user"].is_authenticated:
-            self.layer_check.cancel()
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
 
     async def notification(self, event):

@@ -6,6 +6,11 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.management import CommandError
 
 
+def notification_group(user):
+    """The group of a user's notification sockets: one per open page of theirs."""
+    return f"user_{user.pk}"
+
+
 def push_to_group(group, event):
     """Send event to every socket in group, or raise CommandError saying why it cannot."""
     channel_layer = get_channel_layer()

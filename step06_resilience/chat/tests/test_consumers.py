@@ -5,9 +5,7 @@ sends frames and receives what the consumer sends back.
 """
 
 import json
-from unittest import mock
 
-from channels.db import aclose_old_connections
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.test import SimpleTestCase, override_settings
@@ -25,7 +23,7 @@ IN_MEMORY_LAYER = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"
 # The chat's layer pointed at a port where nothing listens: Redis is "down".
 UNREACHABLE_LAYER = {
     "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
     }
 }
@@ -71,24 +69,6 @@ class ChatConsumerTests(SimpleTestCase):
         self.assertTrue(await carol.receive_nothing())
         await alice.disconnect()
         await carol.disconnect()
-
-    async def test_a_room_message_skips_the_database_clean_up(self):
-        # Channels runs aclose_old_connections() before every handler; dispatch()
-        # skips it for room messages (README: "Keeping up"). Count its calls,
-        # while it still does its work.
-        with mock.patch(
-            "channels.consumer.aclose_old_connections", wraps=aclose_old_connections
-        ) as clean_up:
-            alice = await join("lobby")
-            bob = await join("lobby")
-            before = clean_up.await_count
-            await alice.send_json_to({"message": "hello"})
-            self.assertEqual(await alice.receive_json_from(), {"message": "hello"})
-            self.assertEqual(await bob.receive_json_from(), {"message": "hello"})
-            # One clean-up, for Alice's frame; none for the two deliveries.
-            self.assertEqual(clean_up.await_count - before, 1)
-        await alice.disconnect()
-        await bob.disconnect()
 
 
 @override_settings(CHANNEL_LAYERS=IN_MEMORY_LAYER)

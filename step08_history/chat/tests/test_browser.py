@@ -22,6 +22,21 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 WAIT_SECONDS = 10
 
+# Run before each page's own script: keep every WebSocket the page opens in
+# window.openedSockets, so that a test can close one as a network hiccup would.
+REMEMBER_SOCKETS = """
+window.openedSockets = [];
+const PageWebSocket = window.WebSocket;
+window.WebSocket = class extends PageWebSocket {
+    constructor(url, protocols) {
+        super(url, protocols);
+        window.openedSockets.push(this);
+    }
+};
+"""
+# The room's sockets among them, oldest first.
+ROOM_SOCKETS = "window.openedSockets.filter((socket) => socket.url.includes('/ws/chat/'))"
+
 
 def start_browser():
     options = webdriver.ChromeOptions()
@@ -41,6 +56,9 @@ class ChatTests(ChannelsLiveServerTestCase):
         super().setUpClass()
         try:
             cls.driver = start_browser()
+            cls.driver.execute_cdp_cmd(
+                "Page.addScriptToEvaluateOnNewDocument", {"source": REMEMBER_SOCKETS}
+            )
         except Exception:
             super().tearDownClass()
             raise
@@ -109,10 +127,11 @@ class ChatTests(ChannelsLiveServerTestCase):
 
         # Close the page's socket, as a network hiccup would: the page opens a
         # new one, and the server sends the history again.
-        self.driver.execute_script("window.oldSocket = chatSocket; chatSocket.close();")
+        self.driver.execute_script(f"{ROOM_SOCKETS}[0].close();")
         WebDriverWait(self.driver, WAIT_SECONDS).until(
             lambda _: self.driver.execute_script(
-                "return chatSocket !== window.oldSocket && chatSocket.readyState === WebSocket.OPEN"
+                f"const sockets = {ROOM_SOCKETS};"
+                "return sockets.length === 2 && sockets[1].readyState === WebSocket.OPEN;"
             ),
             "The page did not reconnect",
         )

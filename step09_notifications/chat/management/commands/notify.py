@@ -3,8 +3,7 @@
 from django.contrib.auth.models import User
 from django.core.management import BaseCommand, CommandError
 
-from chat.mentions import notification_group
-from chat.push import push_to_group
+from chat.push import notification_group, push_to_group
 
 
 class Command(BaseCommand):
