@@ -71,14 +71,6 @@ DATABASES = {
         # database must be a file. Never name db.sqlite3 here: a test run
         # deletes its test database, and your data with it.
         "TEST": {"NAME": BASE_DIR / "test_db.sqlite3"},
-        # The chat now writes a row for every message. SQLite's write-ahead log
-        # (WAL) makes each write about ten times faster and lets pages read
-        # while a message is written; IMMEDIATE makes a second server process
-        # wait its turn to write instead of failing with "database is locked".
-        "OPTIONS": {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            "transaction_mode": "IMMEDIATE",
-        },
     }
 }
 
