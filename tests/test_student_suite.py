@@ -28,6 +28,13 @@ def ran_count(output: str) -> int:
     return int(match.group(1))
 
 
+def readme_test_count(readme: str) -> int:
+    """The count the README's "Run the tests" gives: `python manage.py test  # all N tests`."""
+    match = re.search(r"^python manage\.py test +# all (\d+) tests", readme, flags=re.MULTILINE)
+    assert match, "the README's 'Run the tests' has no `python manage.py test  # all N tests` line"
+    return int(match.group(1))
+
+
 def test_the_steps_own_suite_passes(step, tmp_path, redis_url, step_python, private_temp_dir):
     copy = copy_project(step.source, tmp_path)
     # Its browser tests' Chromium keeps a profile in the temp folder: the test's own.
@@ -36,7 +43,11 @@ def test_the_steps_own_suite_passes(step, tmp_path, redis_url, step_python, priv
         copy, "test", "--noinput", "-v", "2", env=env, timeout=600, python=step_python
     )
     output = result.stdout + result.stderr
-    assert ran_count(output) >= 13, output
+    ran = ran_count(output)
+    assert ran >= 13, output
+    if step.source == step.step.path:  # the reference step, whose README states the count
+        stated = readme_test_count((step.source / "README.md").read_text(encoding="utf-8"))
+        assert ran == stated, f"{step.step.folder}/README.md says {stated} tests; {ran} ran"
     assert "OK" in output.splitlines()[-3:] or re.search(r"^OK", output, re.MULTILINE)
     assert not (copy / "db.sqlite3").exists(), "the tests touched the development database"
 

@@ -70,10 +70,6 @@ class ChatConsumer(LayerAwareConsumer):
             await self.accept()
 
     async def disconnect(self, close_code):
-        # This runs for a socket that connect() refused, too: it never joined the
-        # room, so there is nothing to undo.
-        if not self.scope["user"].is_authenticated:
-            return
         # Leave the room's group.
         await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
 

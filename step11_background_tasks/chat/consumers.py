@@ -91,10 +91,6 @@ class ChatConsumer(LayerAwareConsumer):
         await self.send(text_data=json.dumps({"history": history, "earlier": earlier}))
 
     async def disconnect(self, close_code):
-        # This runs for a socket that connect() refused, too: it never joined the
-        # room, so there is nothing to undo.
-        if not self.scope["user"].is_authenticated:
-            return
         # Leave the room's group.
         await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
 
@@ -238,8 +234,7 @@ class NotificationConsumer(LayerAwareConsumer):
 
 
 class LogConsumer(LayerAwareConsumer):
-    """ws/logs/NAME/: a Celery job (chat/tasks.py) sends this socket the new lines
-    of the log file named NAME in settings.FOLLOWED_LOGS."""
+    """ws/logs/NAME/: a Celery job (chat/tasks.py) sends it the new lines of log NAME."""
 
     async def connect(self):
         # Accept first, so that a refusal's close code reaches the page.
@@ -262,3 +257,4 @@ class LogConsumer(LayerAwareConsumer):
 
     async def job_failed(self, event):
         await self.send(text_data=json.dumps({"state": "failed", "error": event["error"]}))
+        await self.close()

@@ -93,10 +93,6 @@ class ChatConsumer(LayerAwareConsumer):
         await self.send(text_data=json.dumps({"history": history, "earlier": earlier}))
 
     async def disconnect(self, close_code):
-        # This runs for a socket that connect() refused, too: it never joined the
-        # room, so there is nothing to undo.
-        if not self.scope["user"].is_authenticated:
-            return
         # Leave the room's group.
         await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
 
@@ -240,8 +236,8 @@ class NotificationConsumer(LayerAwareConsumer):
 
 
 class LogConsumer(LayerAwareConsumer):
-    """ws/logs/NAME/: while this socket is open, a Celery job (chat/tasks.py) sends
-    it the new lines of the log file named NAME in settings.FOLLOWED_LOGS."""
+    """ws/logs/NAME/: while it is open, a Celery job (chat/tasks.py) sends it the new
+    lines of log NAME."""
 
     async def connect(self):
         self.job_id = None
@@ -273,3 +269,4 @@ class LogConsumer(LayerAwareConsumer):
 
     async def job_failed(self, event):
         await self.send(text_data=json.dumps({"state": "failed", "error": event["error"]}))
+        await self.close()
