@@ -36,9 +36,9 @@ def with_database(url: str, number: int) -> str:
     """The same Redis at url, database `number`: redis://host:port/0 -> redis://host:port/N.
 
     Celery's queue is a list in the database its broker URL names; tests that start
-    Celery workers of different copies of step 10 on one Redis give each its own database,
-    so that no worker takes another copy's jobs. (Pub/sub, the channel layer's part,
-    spans all databases, so the layer is unaffected.)
+    Celery workers of different copies of a step on one Redis give each its own database,
+    so that no worker takes another copy's jobs. (The steps read one REDIS_URL, so their
+    channel layer and cache move to that database too: each copy is on its own.)
     """
     from urllib.parse import urlsplit, urlunsplit
 
