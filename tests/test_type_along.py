@@ -42,7 +42,7 @@ import sys
 import pytest
 
 from tests.prerequisites import unavailable
-from workshop.commands.docs import BEGIN, END, INSTALL_AGAIN, MIGRATE
+from workshop.commands.docs import BEGIN, END
 from workshop.diffing import changed_files
 from workshop.lesson_budget import changes_code, is_migration, processes_running, step_files
 from workshop.manifest import load_steps
@@ -50,6 +50,8 @@ from workshop.step_server import copy_project, project_env
 
 STEPS = load_steps()
 LEFT_OUT_OF_THE_DIFF = "README.md"
+INSTALL_AGAIN = "pip install -r requirements.txt"
+MIGRATE = "python manage.py migrate"
 
 # Which fenced blocks of a numbered item each platform follows: its own language where the
 # item has a block of it, else the item's ```bash blocks (the same on every platform).
@@ -129,13 +131,18 @@ def run(command: str, folder) -> str:
     return output
 
 
-def migrate(folder) -> str:
+def manage(folder, *args: str) -> subprocess.CompletedProcess:
+    """`python manage.py ARGS` in the student's folder, with the tooling's Python."""
     env = project_env()
     env.pop("DATABASE_URL", None)  # the student's own database: the folder's SQLite file
-    done = subprocess.run(
-        [sys.executable, *MIGRATE.split()[1:]],
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
         cwd=folder, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+
+
+def migrate(folder) -> str:
+    done = manage(folder, *MIGRATE.split()[2:])
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"`{MIGRATE}` failed in the student's folder:\n{output}"
     return output
@@ -182,6 +189,11 @@ def follow_readme(folder, step, language: str) -> str:
     if any(is_migration(name) for name in step.changed):
         assert MIGRATE in followed, (
             f"{step.folder} changes a migration, but its README does not say `{MIGRATE}`"
+        )
+        unapplied = manage(folder, "migrate", "--check")  # fails while one is unapplied
+        assert unapplied.returncode == 0, (
+            f"after following {step.folder}/README.md, the database lacks a migration:\n"
+            f"{unapplied.stdout}{unapplied.stderr}"
         )
     for command, started_by in running.items():
         assert command in followed, f"{step.folder}/README.md does not name `{command}`"
