@@ -188,8 +188,8 @@ def budget_table(rows: list[Budget]) -> str:
         ]
         text.append("  ".join(padded).rstrip())
     text.append(
-        f"at most {LINES_PER_MINUTE} lesson lines a teaching minute, rounded up to "
-        f"{MINUTES_ROUNDED_TO} minutes; at most {MOST_TEACHING_MINUTES} teaching minutes a step"
+        f"teach: at least the lesson lines at {LINES_PER_MINUTE} a minute, rounded up to the "
+        f"next {MINUTES_ROUNDED_TO} minutes; at most {MOST_TEACHING_MINUTES} minutes a step"
     )
     return "\n".join(text)
 
