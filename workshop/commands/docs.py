@@ -4,7 +4,10 @@ Prose is written by hand; anything that restates something the repository alread
 says is generated between marker comments, so it cannot drift:
 
   README.md                 "steps"            the step table, from steps.toml
-  each step's README.md     "what-changed"     the file list and diff, from the folders
+  each step's README.md     "what-changed"     the files to type and to copy, the lesson
+                                               lines, the diffs and the type-along
+                                               checklist, from the folders and steps.toml
+  CONTRIBUTING.md           "lesson-budget"    each step's lesson lines and minutes
   docs/troubleshooting.md   "troubleshooting"  the table, from workshop/hints.py
 
 `python -m workshop docs` rewrites them; tests/test_step_diffs.py fails when a page
@@ -23,6 +26,7 @@ from ..lesson_budget import (
     LINES_PER_MINUTE,
     README,
     ChangedFile,
+    budgets,
     changes_code,
     is_migration,
     processes_running,
@@ -377,6 +381,25 @@ def step_table_block(steps: list[Step]) -> str:
     return "\n".join(lines)
 
 
+def lesson_budget_block(steps: list[Step]) -> str:
+    """CONTRIBUTING.md's table: each step's lesson lines, the teaching minutes they need at
+    the typing pace, and the minutes steps.toml gives it."""
+    lines = [
+        "| step | lesson lines | at least (min) | teach (min) | lines a minute | exercise (min) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for step, row in zip(steps, budgets(steps), strict=True):
+        if row.copied_whole:
+            counted = ("copied whole", "-", str(step.teach), "-")
+        else:
+            counted = (
+                str(row.lesson_lines), str(row.at_least), str(step.teach),
+                f"{row.lines_per_minute:.1f}",
+            )  # fmt: skip
+        lines.append(f"| `{step.folder}` | {' | '.join(counted)} | {step.exercise} |")
+    return "\n".join(lines)
+
+
 def _cell(markdown: str) -> str:
     return markdown.replace("|", "\\|")  # a bare | would end the table cell
 
@@ -413,6 +436,10 @@ def generated_readmes() -> dict[pathlib.Path, str]:
     trouble = REPO_ROOT / TROUBLESHOOTING_PAGE
     updated[trouble] = replace_block(
         trouble.read_text(encoding="utf-8"), "troubleshooting", troubleshooting_table_block()
+    )
+    contributing = REPO_ROOT / "CONTRIBUTING.md"
+    updated[contributing] = replace_block(
+        contributing.read_text(encoding="utf-8"), "lesson-budget", lesson_budget_block(steps)
     )
     for step in steps:
         readme = step.path / "README.md"
