@@ -204,13 +204,15 @@ def own_folder_steps(steps: list[Step], step: Step) -> list[str]:
     previous = steps[step.number - 2]
     files = step_files(steps, step)
     names = [changed.name for changed in files]
+    has_given = any(not changed.typed for changed in files)
     items = [
         _item(
-            "Put your exercise edits aside first, or the diff will not apply (`Hunk #1 "
-            "FAILED`). In a git repository, `git stash` keeps them (`git stash pop` brings "
-            "them back); without git, copy your folder somewhere else first, then undo them."
+            f"Put your exercise edits aside first, or the {'diffs' if has_given else 'diff'} "
+            "will not apply (`Hunk #1 FAILED`). In a git repository, `git stash` keeps them "
+            "(`git stash pop` brings them back); without git, copy your folder somewhere else "
+            "first, then undo them."
         ),
-        *_diff_items(step, has_given=any(not changed.typed for changed in files)),
+        *_diff_items(step, has_given),
     ]
     if "requirements.txt" in names:
         items.append(
