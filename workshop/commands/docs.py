@@ -42,8 +42,8 @@ END = "<!-- end generated: {name} -->"
 # The commands of the type-along checklist that are the same on every platform.
 INSTALL_AGAIN = "pip install -r requirements.txt"
 MIGRATE = "python manage.py migrate"
-# How each platform applies a saved diff; both lines read alike in bash and PowerShell
-# but for `<`, which PowerShell lacks (so Windows uses git apply).
+# How each platform applies a saved diff. PowerShell has no `<`, so Windows uses git
+# apply, in a line that bash reads alike (the type-along test runs it with bash).
 APPLY_COMMANDS = {
     "bash": "patch -p1 < ../{patch}",
     "powershell": "git apply -p1 --ignore-whitespace --verbose ../{patch}",
@@ -256,7 +256,9 @@ def own_folder_steps(steps: list[Step], step: Step) -> list[str]:
     )
     for earlier in steps[: step.number]:
         if earlier.files:
-            where = "above" if earlier is step else f"`{earlier.folder}`'s README says"
+            where = (
+                "above" if earlier.number == step.number else f"`{earlier.folder}`'s README says"
+            )
             start_clean += (
                 f" The copy lacks {_and(earlier.files)}, which no diff can carry: make them "
                 f"as {where}."
@@ -341,7 +343,7 @@ def _processes_item(running: list[tuple[str, Step]], step: Step, code_changed: b
         "start it again."
     ]
     for command, started_by in running:
-        if started_by is step:
+        if started_by.number == step.number:
             parts.append("New in this step: start it.")
         elif code_changed:
             parts.append(
