@@ -28,8 +28,13 @@ def _cmd_test(args) -> int:
 
 
 def _cmd_diff(args) -> int:
-    from .commands.diff import show_diff
+    from .commands.diff import show_budget, show_diff
 
+    if args.budget:
+        return show_budget()
+    if not (args.from_step and args.to_step):
+        print("[workshop] diff needs two steps (diff 2 3), or --budget", file=sys.stderr)
+        return 2
     return show_diff(
         get_step(args.from_step), get_step(args.to_step), html=args.html, with_readme=args.readme
     )
@@ -146,11 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
     test.set_defaults(handler=_cmd_test)
 
     diff = commands.add_parser("diff", help="what changed between two steps")
-    diff.add_argument("from_step")
-    diff.add_argument("to_step")
+    diff.add_argument("from_step", nargs="?")
+    diff.add_argument("to_step", nargs="?")
     diff.add_argument("--html", metavar="FILE", help="also write a side-by-side HTML view")
     diff.add_argument(
         "--readme", action="store_true", help="show README.md's changes too (after the code)"
+    )
+    diff.add_argument(
+        "--budget",
+        action="store_true",
+        help="instead: every step's lesson lines against its teaching minutes (exit 1 if a "
+        "step is over)",
     )
     diff.set_defaults(handler=_cmd_diff)
 

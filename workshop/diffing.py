@@ -47,14 +47,14 @@ def _lines(path: pathlib.Path | None) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines(keepends=True)
 
 
-def unified_diff(
+def file_diffs(
     before: pathlib.Path | None, after: pathlib.Path, exclude: tuple[str, ...] = ()
-) -> str:
-    """One unified diff over every changed file, paths labelled by step folder."""
+) -> dict[str, str]:
+    """{relative path: its unified diff} for every changed file, paths labelled by step folder."""
     old = project_files(before) if before else {}
     new = project_files(after)
     before_label = pathlib.Path(before).name if before else "(nothing)"
-    chunks = []
+    diffs = {}
     for name, change in changed_files(before, after).items():
         if name in exclude:
             continue
@@ -64,9 +64,21 @@ def unified_diff(
             fromfile=f"{before_label}/{name}" if change != "added" else "/dev/null",
             tofile=f"{pathlib.Path(after).name}/{name}" if change != "removed" else "/dev/null",
         )
-        text = "".join(line if line.endswith("\n") else line + "\n" for line in diff)
-        chunks.append(text)
-    return "".join(chunks)
+        diffs[name] = "".join(line if line.endswith("\n") else line + "\n" for line in diff)
+    return diffs
+
+
+def unified_diff(
+    before: pathlib.Path | None, after: pathlib.Path, exclude: tuple[str, ...] = ()
+) -> str:
+    """One unified diff over every changed file, paths labelled by step folder."""
+    return "".join(file_diffs(before, after, exclude).values())
+
+
+def added_lines(diff: str) -> int:
+    """The non-blank lines a one-file unified diff adds (its two header lines aside)."""
+    body = diff.splitlines()[2:]
+    return sum(1 for line in body if line.startswith("+") and line[1:].strip())
 
 
 def step_changes(steps: list[Step], step: Step) -> dict[str, str]:

@@ -33,6 +33,14 @@ class Step:
     capabilities: tuple[str, ...]
     changed: tuple[str, ...]
     part: int = 1
+    # Commands this step starts beside the server, each in a terminal of its own; the
+    # later steps keep them running. The type-along checklist says to start them, and to
+    # restart them after a step that changes code (a worker does not reload it).
+    processes: tuple[str, ...] = ()
+    # Empty files the step needs in the project folder that no diff can create (the diff
+    # of an empty file has no hunk), so they are not in the step folder either. The
+    # checklist says how to make them; they stay for the later steps.
+    files: tuple[str, ...] = ()
 
     @property
     def path(self) -> pathlib.Path:
@@ -68,6 +76,8 @@ def load_steps(path: pathlib.Path = MANIFEST_PATH) -> list[Step]:
                 capabilities=tuple(entry["capabilities"]),
                 changed=tuple(entry["changed"]),
                 part=int(entry.get("part", 1)),
+                processes=tuple(entry.get("processes", ())),
+                files=tuple(entry.get("files", ())),
             )
         except KeyError as missing:
             raise ManifestError(f"{path}: step {number} has no {missing} key") from None

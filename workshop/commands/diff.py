@@ -1,4 +1,7 @@
-"""`python -m workshop diff FROM TO`: the instructor's view of what a step changed."""
+"""`python -m workshop diff FROM TO`: the instructor's view of what a step changed.
+
+`python -m workshop diff --budget`: every step's lesson lines against its teaching minutes.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import pathlib
 import sys
 
 from ..diffing import changed_files, project_files, unified_diff
-from ..manifest import Step
+from ..lesson_budget import budget_table, budgets
+from ..manifest import Step, load_steps
 
 _COLOURS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m"}
 _RESET = "\033[0m"
@@ -79,3 +83,13 @@ def show_diff(before: Step, after: Step, html: str | None = None, with_readme: b
         write_html(before, after, pathlib.Path(html), with_readme)
         print(f"Side-by-side view written to {html}")
     return 0
+
+
+def show_budget() -> int:
+    """Print the lesson budget of every step; 1 when a step is over it."""
+    rows = budgets(load_steps())
+    print(budget_table(rows))
+    problems = [problem for row in rows for problem in row.problems()]
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
