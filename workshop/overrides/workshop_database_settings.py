@@ -28,4 +28,7 @@ import dj_database_url  # noqa: E402
 # without it, the SQLite database above.
 if os.environ.get("DATABASE_URL"):
     DATABASES["default"] = dj_database_url.config()  # noqa: F405
+    # The test database's name, written out: the browser tests' server
+    # (ChannelsLiveServerTestCase) finds it only here (channels issue #2176).
+    DATABASES["default"]["TEST"] = {"NAME": "test_" + DATABASES["default"]["NAME"]}  # noqa: F405
 # --- end: the lines docs/production.md shows ---
