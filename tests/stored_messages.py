@@ -1,17 +1,27 @@
-"""What a step with history (step 08 on) has stored, and a copy of it served on PostgreSQL."""
+"""What a step with history (step 08 on) has stored, and a copy of it served on PostgreSQL.
+
+The steps keep their messages in SQLite. On PostgreSQL the copy is served with the
+settings docs/production.md gives (workshop/overrides/workshop_database_settings.py:
+the step's own, plus DATABASES from DATABASE_URL through dj-database-url).
+"""
 
 from __future__ import annotations
 
 import collections
 import json
+import os
 import pathlib
 
 from workshop.accounts import TEST_ACCOUNTS, create_accounts
 from workshop.postgres_server import PostgresServer
-from workshop.step_server import StepServer, copy_project, project_env, run_manage
+from workshop.production import OVERRIDES_DIR
+from workshop.step_server import StepServer, StepServerError, copy_project, project_env, run_manage
+
+# The settings module a copy is served with on PostgreSQL, from OVERRIDES_DIR.
+DATABASE_SETTINGS = "workshop_database_settings"
 
 # Run by `manage.py shell -c` in the served copy, with the server's own settings
-# (SQLite or DATABASE_URL): every stored message of one room, oldest first.
+# (the step's SQLite, or PostgreSQL): every stored message of one room, oldest first.
 _DUMP_ROOM = """
 import json, os
 from chat.models import Message
@@ -42,8 +52,23 @@ def serve_on_postgres(
     Daphne with DATABASE_URL pointing there, with the test accounts."""
     database = f"chat_{scratch.name.replace('-', '_').lower()}"
     postgres.create_database(database)
-    env = project_env(redis_url, DATABASE_URL=postgres.url_for(database))
+    env = project_env(
+        redis_url,
+        DATABASE_URL=postgres.url_for(database),
+        DJANGO_SETTINGS_MODULE=DATABASE_SETTINGS,
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [str(OVERRIDES_DIR), os.environ.get("PYTHONPATH")])
+        ),
+    )
     copy = copy_project(source, scratch)
     run_manage(copy, "migrate", "--verbosity", "0", env=env)
+    # A copy that ignored DATABASE_URL would pass every test on its SQLite file instead.
+    if not postgres.has_table(database, "chat_message"):
+        raise StepServerError(
+            f"`manage.py migrate` in {copy.name} with DATABASE_URL={postgres.url_for(database)} "
+            f"and DJANGO_SETTINGS_MODULE={DATABASE_SETTINGS} (from {OVERRIDES_DIR}) left that "
+            "database without the chat_message table: the copy's settings did not read "
+            "DATABASE_URL."
+        )
     create_accounts(copy, env, TEST_ACCOUNTS)
     return StepServer(copy, env, accounts=TEST_ACCOUNTS).start()

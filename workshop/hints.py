@@ -296,10 +296,13 @@ HINTS: tuple[Hint, ...] = (
     Hint(
         "psycopg-missing",
         "`django.core.exceptions.ImproperlyConfigured: Error loading psycopg2 or psycopg "
-        "module` (step 8)",
-        "`DATABASE_URL` is set, so Django wants PostgreSQL, and its driver is not installed",
-        "`python -m pip install -r requirements.txt` in the step folder (it pins `psycopg`), "
-        "or unset `DATABASE_URL` to use SQLite",
+        "module` as `migrate`, `runserver` or Daphne starts, after moving a step to PostgreSQL",
+        "the settings read `DATABASE_URL` (the lines docs/production.md adds; the steps "
+        "themselves never read it), it names PostgreSQL, and PostgreSQL's driver, `psycopg`, "
+        "is not installed where the server runs",
+        '`python -m pip install dj-database-url "psycopg[binary]"` in that environment (and '
+        "pin both in `requirements.txt`), as [Going to production](production.md#8-the-"
+        "database-step-8-on) says; or unset `DATABASE_URL` to stay on SQLite",
         patterns=(r"Error loading psycopg2 or psycopg module",),
         example="django.core.exceptions.ImproperlyConfigured: "
         "Error loading psycopg2 or psycopg module",

@@ -1,8 +1,11 @@
 """A throwaway PostgreSQL server on a free port, for steps that can run on PostgreSQL.
 
-From step 08 on, a step reads DATABASE_URL; the tests run its history and load tests
-once against a real PostgreSQL, started here as redis_server.py starts Redis: a fresh
-data directory, 127.0.0.1 and a free port, no password (trust), stopped at the end.
+The steps save messages in SQLite from step 08 on; docs/production.md says how to move
+them to PostgreSQL (DATABASE_URL, read by dj-database-url), and the tooling serves them
+so through overrides/workshop_database_settings.py: the tests run the history and load
+tests once against a real PostgreSQL, and `run --production` serves the last step on one.
+The server is started here as redis_server.py starts Redis: a fresh data directory,
+127.0.0.1 and a free port, no password (trust), stopped at the end.
 
 PostgreSQL refuses to run as root. Run as root (a container, CI), the programs run
 as the `postgres` user that the Debian package creates, through `runuser`.
@@ -70,7 +73,8 @@ class PostgresServer:
     def _as_server_user(self) -> list[str]:
         return ["runuser", "-u", SUPERUSER, "--"] if os.geteuid() == 0 else []
 
-    def _run(self, program: str, *args: str, timeout: float = 60) -> None:
+    def _run(self, program: str, *args: str, timeout: float = 60) -> str:
+        """Run one of PostgreSQL's programs as the server's user; its output."""
         command = [*self._as_server_user, str(self._bin / program), *args]
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -82,6 +86,7 @@ class PostgresServer:
                 f"`{' '.join(command)}` failed (exit {result.returncode}):\n"
                 f"{result.stdout[-2000:]}{result.stderr[-2000:]}{self._log_tail()}"
             )
+        return result.stdout
 
     def start(self) -> PostgresServer:
         self._bin = find_bin_dir()
@@ -105,7 +110,16 @@ class PostgresServer:
         return self
 
     def create_database(self, name: str) -> None:
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, name)
+        self._run("createdb", *self._client_options, name)
+
+    def has_table(self, database: str, table: str) -> bool:
+        """Whether database holds table (asked with psql, not through Django)."""
+        query = f"SELECT to_regclass('{table}') IS NOT NULL"
+        return self._run("psql", *self._client_options, "-d", database, "-Atc", query) == "t\n"
+
+    @property
+    def _client_options(self) -> tuple[str, ...]:
+        return ("-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER)
 
     @property
     def _data_dir(self) -> pathlib.Path:

@@ -6,7 +6,8 @@
                              with users, the demo account (accounts.DEMO)
   Redis                      REDIS_URL if it answers, else a private redis-server
   the database               on a step that saves messages: DATABASE_URL if set, else a
-                             private PostgreSQL (SQLite in the copy, said so, without one)
+                             private PostgreSQL (SQLite in the copy, said so, without one);
+                             the settings read it as docs/production.md says (overrides/)
   two Daphne processes       `daphne --proxy-headers`, DEBUG off, settings from the environment
   extra processes            whatever the step's capabilities need (EXTRA_PROCESSES)
   nginx                      docs/production/nginx.conf on a free port (production_nginx.py)
@@ -27,12 +28,13 @@ from collections.abc import Callable
 
 from .accounts import DEMO, Account, create_accounts
 from .manifest import Step
+from .overrides.workshop_database_url import postgres_url_problem
 from .ports import free_port
 from .postgres_server import PostgresServer, PostgresUnavailable
 from .processes import stop_process
 from .production_nginx import Nginx
 from .redis_server import INSTALL_HINT, RedisServer, RedisUnavailable, find_redis_server, ping
-from .step_server import StepServer, copy_project, project_env, run_manage
+from .step_server import StepServer, StepServerError, copy_project, project_env, run_manage
 from .step_worker import celery_worker_argv
 
 OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent / "overrides"
@@ -161,11 +163,15 @@ class ProductionStack:
         return server.url
 
     def _database(self) -> dict[str, str]:
-        """DATABASE_URL for a step that saves messages (docs/production.md, section 8): the
-        caller's, else a private PostgreSQL; without PostgreSQL, the copy's SQLite, said so."""
+        """DATABASE_URL for a step that saves messages (docs/production.md, "The database"):
+        the caller's, else a private PostgreSQL; without PostgreSQL, the copy's SQLite, said
+        so. workshop_database_settings.py turns it into DATABASES."""
+        url = os.environ.get("DATABASE_URL")
+        if url and (problem := postgres_url_problem(url)):
+            raise StepServerError(problem)  # before Django is asked to read it
         if not self.step.has("history"):
             return {}
-        if os.environ.get("DATABASE_URL"):
+        if url:
             self.say("Using the database at DATABASE_URL.")
             return {}  # project_env passes the caller's environment on
         try:
