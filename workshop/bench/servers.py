@@ -32,7 +32,9 @@ LAYER_NAMES = {
 # The BACKEND inside CHANNEL_LAYERS (TEMPLATES names a BACKEND too, earlier in the file).
 STEP_LAYER = re.compile(r'CHANNEL_LAYERS\s*=\s*\{.*?"BACKEND":\s*"[\w.]+\.(\w+)"', re.S)
 # The capacity inside CHANNEL_LAYERS, up to the end of that dict (a line starting with "}").
-STEP_CAPACITY = re.compile(r'CHANNEL_LAYERS\s*=\s*\{(?:(?!^\}).)*?"capacity":\s*([\d_]+)', re.S | re.M)
+STEP_CAPACITY = re.compile(
+    r'CHANNEL_LAYERS\s*=\s*\{(?:(?!^\}).)*?"capacity":\s*([\d_]+)', re.S | re.M
+)
 # channels_redis' default capacity: each process's mailbox holds this many messages.
 DEFAULT_CAPACITY = 100
 
