@@ -19,7 +19,7 @@ DEFAULT_OUTPUT = REPO_ROOT / "bench-results"
 # them, and tests/test_bench.py checks that the page names the same commands.
 TABLES = (
     (
-        "every table of docs/benchmark.md but the last (a little over half an hour on 2 cores)",
+        "every table of docs/benchmark.md but the last (about half an hour on 2 cores)",
         "python -m workshop bench --repeat 3",
     ),
     (
