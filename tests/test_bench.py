@@ -4,10 +4,12 @@ Only the shape of the output is checked, and that every message arrived once and
 never a time. How fast a step is depends on the machine; that it delivers everything does not.
 
 Notebook 4 (tests/test_notebooks.py runs it, strict: a lost or reordered message fails it)
-measures most variants already, at more sizes. The quick run here measures the others, with
-what the ratios and the recommendation compare (step 03, step 04, the floor) and one
-slow-handler variant for the slow table; a test below checks that the two together measure
-every variant.
+measures most variants already, at more sizes, step 06's measured variants among them. The
+quick run here measures the others, with what the ratios and the recommendation compare
+(step 03, step 04, the floor) and one slow-handler variant for the slow table; a test below
+checks that the two together measure every variant. Other tests check that step 06's
+measured variants are what their names say, and that the page names the command behind
+each of its tables.
 """
 
 from __future__ import annotations
@@ -15,23 +17,36 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shlex
 import subprocess
 import sys
 
 import pytest
 
+from workshop.bench.cli import TABLES
 from workshop.bench.load import BenchError, _Tracker
 from workshop.bench.report import FILES, Results
 from workshop.bench.runner import COLUMNS, QUICK, SLOW_COLUMNS, _median_row, run_benchmark
-from workshop.bench.servers import CONFIGS, SLOW, SWEEP
+from workshop.bench.servers import (
+    CONFIGS,
+    SLOW,
+    SWEEP,
+    ServerSet,
+    Variant,
+    project_layer_capacity,
+)
 from workshop.manifest import REPO_ROOT, get_step
+from workshop.redis_server import RedisServer
 from workshop.step_server import copy_project
 
 NOTEBOOK_4 = REPO_ROOT / "notebooks" / "04_benchmark.ipynb"
+BENCHMARK_PAGE = REPO_ROOT / "docs" / "benchmark.md"
 # What the ratios and the recommendation need, then what notebook 4 does not measure.
-QUICK_VARIANTS = ("step03", "step04", "floor", "step05", "step06")
-QUICK_CONFIGS = ("step04-uvicorn", "step04-pubsub-uvicorn-x2", "step06-cleanup")
+QUICK_VARIANTS = ("step03", "step04", "floor")
+QUICK_CONFIGS = ("step04-uvicorn", "step04-pubsub-uvicorn-x2")
 QUICK_SLOW = ("slow-step04-await",)
+# What a row of docs/benchmark.md says while its figures wait for the next run.
+PLACEHOLDER = "to be measured"
 
 
 def _named(names, variants):
@@ -204,3 +219,157 @@ def test_a_step_on_the_in_memory_layer_is_refused_before_anything_is_measured(tm
         run_benchmark(QUICK, step04, [], [], redis_url, {4: copy}, said.append, strict=True)
     assert "names InMemoryChannelLayer" in str(refused.value)
     assert not [line for line in said if "serves" in line], f"a server was started: {said}"
+
+
+# --- step 06's measured variants are what their names say ----------------------------------
+
+VARIANTS = {variant.name: variant for variant in (*SWEEP, *CONFIGS, *SLOW)}
+
+# Run in a copy of the step with a variant's environment: one member in a room, the database
+# thread held busy, one room message. Channels' dispatch() waits for that thread before every
+# handler; the shortcut does not. argv[1]: the module of the variant's ASGI application.
+DISPATCH_PROBE = """
+import asyncio, importlib, sys, threading
+from asgiref.sync import sync_to_async
+application = importlib.import_module(sys.argv[1]).application  # sets Django up
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+async def main():
+    member = WebsocketCommunicator(
+        application, "/ws/chat/probe/", headers=[(b"origin", b"http://127.0.0.1")]
+    )
+    assert (await member.connect())[0], "the socket was refused"
+    started, release = threading.Event(), threading.Event()
+
+    def hold_the_database_thread():
+        started.set()
+        release.wait(10)
+
+    held = asyncio.ensure_future(sync_to_async(hold_the_database_thread)())  # thread-sensitive
+    await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+    await get_channel_layer().group_send("chat_probe", {"type": "chat.message", "message": "hi"})
+    try:
+        await member.receive_from(timeout=2)
+        print("delivered while the database thread was busy")
+    except asyncio.TimeoutError:
+        print("waited for the database thread")
+    release.set()
+    await held
+
+asyncio.run(main())
+"""
+
+# The same, then Redis stops (SHUTDOWN) under an idle socket: what reaches the page.
+IDLE_PROBE = """
+import asyncio, importlib, os, sys
+import redis
+application = importlib.import_module(sys.argv[1]).application  # sets Django up
+from channels.testing import WebsocketCommunicator
+
+async def main():
+    member = WebsocketCommunicator(
+        application, "/ws/chat/probe/", headers=[(b"origin", b"http://127.0.0.1")]
+    )
+    assert (await member.connect())[0], "the socket was refused"
+    try:
+        redis.Redis.from_url(os.environ["REDIS_URL"]).shutdown(nosave=True)
+    except redis.ConnectionError:
+        pass  # it went away while answering
+    try:
+        print("page got", await member.receive_output(timeout=6))
+    except asyncio.TimeoutError:
+        print("the socket stayed open")
+
+asyncio.run(main())
+"""
+
+
+def _probe(script: str, variant: Variant, redis_url: str, tmp_path) -> str:
+    """Run a probe in a copy of the variant's step, with the environment the benchmark
+    serves that variant with; returns what it printed."""
+    copy = copy_project(get_step(variant.step).path, tmp_path)
+    env = ServerSet(variant, copy, redis_url, tmp_path).env
+    done = subprocess.run(
+        [sys.executable, "-c", script, variant.app.partition(":")[0]],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("step06", "waited for the database thread"),
+        ("step06-dispatch", "delivered while the database thread was busy"),
+        ("step06-dispatch-pubsub", "delivered while the database thread was busy"),
+    ],
+)
+def test_only_the_dispatch_variants_skip_the_database_thread_for_room_messages(
+    name, expected, redis_url, tmp_path
+):
+    assert expected in _probe(DISPATCH_PROBE, VARIANTS[name], redis_url, tmp_path)
+
+
+@pytest.mark.redis
+def test_the_pubsub_variant_closes_an_idle_socket_with_4503_when_redis_stops(tmp_path):
+    """What step 06 needed on the pub/sub layer, and what the variant measures the cost of:
+    that layer only waits for messages, and its layer check is what notices Redis going."""
+    variant = VARIANTS["step06-dispatch-pubsub"]
+    assert variant.layer == "pubsub" and variant.layer_check_seconds
+    with RedisServer() as redis_server:  # its own: the probe stops it
+        said = _probe(IDLE_PROBE, variant, redis_server.url, tmp_path)
+    assert "page got {'type': 'websocket.close', 'code': 4503}" in said, said
+
+
+def test_a_variant_names_its_steps_layer_and_capacity(tmp_path):
+    """The CSV's description is read from the step's settings: 100 where it names no
+    capacity (channels_redis' default), none on a layer without a mailbox."""
+    assert "RedisChannelLayer (capacity 100)" in VARIANTS["step05"].description
+    step06 = get_step(6).path / "chatsite" / "settings.py"
+    assert '"capacity": 1500' in step06.read_text(encoding="utf-8")
+    assert "RedisChannelLayer (capacity 1,500)" in VARIANTS["step06"].description
+    assert "capacity" not in VARIANTS["step06-dispatch-pubsub"].description
+    copy = copy_project(get_step(6).path, tmp_path)
+    settings = copy / "chatsite" / "settings.py"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(re.sub(r'\n\s*"capacity": 1500,', "", text), encoding="utf-8")
+    assert project_layer_capacity(copy) == 100
+    settings.write_text(text.replace("core.RedisChannelLayer", "pubsub.RedisPubSubChannelLayer"))
+    assert project_layer_capacity(copy) is None
+
+
+# --- the page and the command name the same commands ---------------------------------------
+
+
+def test_bench_help_and_the_page_name_the_command_behind_each_table():
+    done = subprocess.run(
+        [sys.executable, "-m", "workshop.bench", "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    page = BENCHMARK_PAGE.read_text(encoding="utf-8")
+    for _, command in TABLES:
+        assert command in done.stdout, f"bench --help does not name {command}"
+        assert command in page, f"docs/benchmark.md does not name {command}"
+        words = shlex.split(command)
+        for option in ("--variants", "--configs"):
+            if option in words:
+                names = words[words.index(option) + 1].split(",")
+                unknown = set(names) - set(VARIANTS)
+                assert not unknown, f"{command} names unknown variants {unknown}"
+    commands = [command for _, command in TABLES]
+    rows = [line for line in page.splitlines() if line.startswith("|")]
+    for line in [row for row in rows if PLACEHOLDER in row]:
+        assert any(command in line for command in commands), (
+            f"a row of docs/benchmark.md waits for figures without naming the command that "
+            f"measures them: {line}"
+        )

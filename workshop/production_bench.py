@@ -61,8 +61,9 @@ async def crowd(servers: list[str], cookie: str | None, members: int, rate: floa
 
 async def rooms(servers: list[str], cookie: str | None, count: int, members: int, seconds: float):
     """`count` rooms of `members`, bursting at the same time: their combined result."""
-    # One sender and one message in flight per room: all rooms' members of one Daphne
-    # process share its mailbox (capacity 100), and a bigger burst would overflow it.
+    # One sender and one message in flight per room: how fast the rooms go side by side.
+    # The burst in which every member sends at once is `workshop bench`'s (and
+    # tests/reliability/test_load.py's), counted against the mailbox each process has.
     joined = [
         await Room.join(f"room-{n}", servers, members, senders=1, cookie=cookie)
         for n in range(count)

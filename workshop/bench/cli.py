@@ -15,6 +15,31 @@ from ..manifest import REPO_ROOT
 
 DEFAULT_OUTPUT = REPO_ROOT / "bench-results"
 
+# The tables of docs/benchmark.md and the command that measures each. `bench --help` lists
+# them, and tests/test_bench.py checks that the page names the same commands.
+TABLES = (
+    (
+        "every table of docs/benchmark.md but the last (about half an hour on 2 cores)",
+        "python -m workshop bench --repeat 3",
+    ),
+    (
+        "step 06 and its measured variants alone, at 200 members: the busy room and the burst",
+        "python -m workshop bench --members 200 --variants step05,step06,floor "
+        "--configs step06-dispatch,step06-dispatch-pubsub --slow none --repeat 3",
+    ),
+    (
+        "the last step through nginx (docs/benchmark.md, 'Through nginx')",
+        "python -m workshop bench-production --repeat 3",
+    ),
+)
+
+
+def epilog() -> str:
+    lines = ["The figures in docs/benchmark.md, and the command that measures each:", ""]
+    for what, command in TABLES:
+        lines += [f"  {what}:", f"    {command}"]
+    return "\n".join(lines)
+
 
 def _members(text: str) -> tuple[int, ...]:
     try:
@@ -71,7 +96,8 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--configs",
         type=_names,
         metavar="NAME,...",
-        help="server configurations, measured at the largest N "
+        help="step 06's measured variants and the server configurations, measured at the "
+        "largest N "
         f"(default all: {', '.join(v.name for v in CONFIGS)}; 'none' for none)",
     )
     parser.add_argument(
@@ -108,6 +134,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "bench",
         help="measure fan-out latency and throughput: sync vs async, layers, servers",
         description=__doc__.splitlines()[0],
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return configure(parser)
 
@@ -165,6 +193,12 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = configure(argparse.ArgumentParser(prog="python -m workshop.bench"))
+    parser = configure(
+        argparse.ArgumentParser(
+            prog="python -m workshop.bench",
+            epilog=epilog(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
     args = parser.parse_args(argv)
     return args.handler(args)

@@ -3,9 +3,10 @@
 A variant's step is served from a scratch copy of its folder, with the benchmark's settings
 module in front of the step's own (overrides/bench_settings.py swaps the channel layer) and,
 for the slow-handler demonstration, an ASGI module that subclasses the step's consumer
-(overrides/bench_slow_asgi.py); for the "before" of step 06's dispatch() shortcut, one that
-takes the shortcut out (overrides/bench_channels_dispatch_asgi.py). The step folders are
-never edited.
+(overrides/bench_slow_asgi.py); for step 06's measured variants, the speed-ups a later step
+teaches, one that gives the consumer a dispatch() shortcut and, on the pub/sub layer, the
+layer check that layer needs (overrides/bench_dispatch_asgi.py). The step folders are never
+edited.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ LAYER_NAMES = {
 }
 # The BACKEND inside CHANNEL_LAYERS (TEMPLATES names a BACKEND too, earlier in the file).
 STEP_LAYER = re.compile(r'CHANNEL_LAYERS\s*=\s*\{.*?"BACKEND":\s*"[\w.]+\.(\w+)"', re.S)
+# The capacity inside CHANNEL_LAYERS, up to the end of that dict (a line starting with "}").
+STEP_CAPACITY = re.compile(
+    r'CHANNEL_LAYERS\s*=\s*\{(?:(?!^\}).)*?"capacity":\s*([\d_]+)', re.S | re.M
+)
+# channels_redis' default capacity: each process's mailbox holds this many messages.
+DEFAULT_CAPACITY = 100
 
 
 def step_layer_name(step: int) -> str:
@@ -39,9 +46,22 @@ def step_layer_name(step: int) -> str:
 
 def project_layer_name(project_dir: pathlib.Path) -> str:
     """The channel layer class a project's chatsite/settings.py names ("-" for none)."""
-    settings = pathlib.Path(project_dir) / "chatsite" / "settings.py"
-    found = STEP_LAYER.search(settings.read_text(encoding="utf-8", errors="replace"))
+    found = STEP_LAYER.search(_settings_text(project_dir))
     return found.group(1) if found else "-"
+
+
+def project_layer_capacity(project_dir: pathlib.Path) -> int | None:
+    """The capacity of a project's RedisChannelLayer (channels_redis' 100 when it names
+    none); None for another layer, which has no mailbox to fill."""
+    if project_layer_name(project_dir) != "RedisChannelLayer":
+        return None
+    found = STEP_CAPACITY.search(_settings_text(project_dir))
+    return int(found.group(1)) if found else DEFAULT_CAPACITY
+
+
+def _settings_text(project_dir: pathlib.Path) -> str:
+    settings = pathlib.Path(project_dir) / "chatsite" / "settings.py"
+    return settings.read_text(encoding="utf-8", errors="replace")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,9 +74,12 @@ class Variant:
     server: str = "daphne"  # daphne, uvicorn, floor
     processes: int = 1
     slow_mode: str | None = None  # the slow-handler demonstration: "sleep" or "await"
-    # True: without the step's own dispatch(), so that Channels runs its database clean-up
-    # before every handler, room messages included (what step 06 stopped doing).
-    channels_dispatch: bool = False
+    # True: room messages skip Channels' dispatch() and its database clean-up before every
+    # handler (the shortcut step 06 shipped until the lesson steps kept Channels' defaults).
+    dispatch_shortcut: bool = False
+    # Seconds between each consumer's check that Redis still answers (0: none): what the
+    # pub/sub layer needs to notice a dead Redis on an idle socket, and what it costs.
+    layer_check_seconds: float = 0
 
     @property
     def consumer(self) -> str:
@@ -69,41 +92,57 @@ class Variant:
         return step_layer_name(self.step) if self.layer == "step" else LAYER_NAMES[self.layer]
 
     @property
+    def capacity(self) -> int | None:
+        """The capacity of the step's own RedisChannelLayer; None on any other layer."""
+        if self.layer != "step" or self.step is None:
+            return None
+        return project_layer_capacity(get_step(self.step).path)
+
+    @property
     def app(self) -> str:
         if self.slow_mode:
             return "bench_slow_asgi:application"
-        if self.channels_dispatch:
-            return "bench_channels_dispatch_asgi:application"
+        if self.dispatch_shortcut or self.layer_check_seconds:
+            return "bench_dispatch_asgi:application"
         return "chatsite.asgi:application"
 
     @property
     def description(self) -> str:
         if self.step is None:
             return "floor: plain asyncio + websockets broadcast, no Django"
+        layer = self.layer_name
+        if self.capacity is not None:
+            layer += f" (capacity {self.capacity:,})"
         where = f"{self.processes} x {self.server}"
-        text = f"step {self.step:02d} {self.consumer} consumer, {self.layer_name}, {where}"
+        text = f"step {self.step:02d} {self.consumer} consumer, {layer}, {where}"
         if self.slow_mode:
             text += f", slow room: {self.slow_mode}"
-        if self.channels_dispatch:
-            text += ", Channels' dispatch() (database clean-up before every handler)"
+        if self.dispatch_shortcut:
+            text += ", dispatch() shortcut for room messages"
+        if self.layer_check_seconds:
+            text += f", layer check every {self.layer_check_seconds:g} s"
         return text
 
 
-# The comparison the issue asks for, at every N.
+# Sync against async, the layers, and the steps, at every N.
 SWEEP = (
     Variant("step03", 3),
     Variant("step04", 4),
     Variant("step04-memory", 4, layer="memory"),
     Variant("step04-pubsub", 4, layer="pubsub"),
-    # Before and after the burst fix: step 05 on the default layer, step 06 on pub/sub.
+    # Before and after the burst fix: step 05's mailbox holds 100 messages, step 06's 1,500.
     Variant("step05", 5),
     Variant("step06", 6),
     Variant("floor", None, layer="none", server="floor"),
 )
-# Servers and process counts, at the target N only; and step 06 without its dispatch()
-# shortcut, the "before" of the step that keeps up with a busy room on one process.
+# At the target N only: step 06 with the speed-ups a later step teaches (the dispatch()
+# shortcut; then also the pub/sub layer with the layer check it needs, which is what step 06
+# shipped before it kept Channels' defaults), and servers and process counts.
 CONFIGS = (
-    Variant("step06-cleanup", 6, channels_dispatch=True),
+    Variant("step06-dispatch", 6, dispatch_shortcut=True),
+    Variant(
+        "step06-dispatch-pubsub", 6, layer="pubsub", dispatch_shortcut=True, layer_check_seconds=2
+    ),
     Variant("step04-uvicorn", 4, server="uvicorn"),
     Variant("step04-x2", 4, processes=2),
     Variant("step04-pubsub-x2", 4, layer="pubsub", processes=2),
@@ -184,6 +223,9 @@ class ServerSet:
             ),
             BENCH_LAYER=variant.layer if variant.layer != "none" else "step",
             BENCH_SLOW_MODE=variant.slow_mode or "",
+            BENCH_LAYER_CHECK_SECONDS=f"{variant.layer_check_seconds:g}"
+            if variant.layer_check_seconds
+            else "",
             BENCH_SLOW_ROOM=slow_room,
         )
 
