@@ -9,7 +9,7 @@
   every step of steps.toml has its section, every slide has notes, and no http(s) or ws URL is
   requested (a recording proxy stands in for the network).
 - What the slides state inline (the handshake, the redis-py pin, the commands, the shell
-  session) holds.
+  session) holds, and their prose names no layer machinery their step does not have.
 """
 
 from __future__ import annotations
