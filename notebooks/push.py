@@ -3,7 +3,8 @@
 This is the shape of every "push from outside" job: a management command, a
 Celery task, a cron script, a log tail. Such code is synchronous and runs no
 event loop, so it calls the channel layer's async methods through async_to_sync
-(which Jupyter cannot do: see notebook 1).
+(which Jupyter cannot do: see notebook 1). Step 09's chat/push.py is the same
+thing inside the project, for its `notify` and `announce` commands.
 
     python notebooks/push.py --project step05_tests --group chat_lobby "Hello, room"
     python notebooks/push.py --project step05_tests --channel NAME "Just for you"

@@ -9,7 +9,7 @@
   every step of steps.toml has its section, every slide has notes, and no http(s) or ws URL is
   requested (a recording proxy stands in for the network).
 - What the slides state inline (the handshake, the redis-py pin, the commands, the shell
-  session) holds.
+  session) holds, and their prose names no layer machinery their step does not have.
 """
 
 from __future__ import annotations
@@ -517,6 +517,41 @@ def test_redis_py_pin_is_below_8_wherever_channels_redis_is():
             continue
         pin = re.search(r"^redis==(\d+)\.", requirements, re.MULTILINE)
         assert pin and int(pin.group(1)) < 8, f"{step.folder}: redis-py is not pinned below 8"
+
+
+# Layer machinery that the prose of a step's slides may name only where the step has it: the
+# speaker notes are free text, not included code, and once went on teaching the pub/sub layer,
+# its heartbeat and a dispatch() shortcut after the steps had dropped them.
+MACHINERY = {
+    "the pub/sub layer": (
+        re.compile(r"pub/sub|pubsub", re.IGNORECASE),
+        "chatsite/settings.py",
+        "pubsub",
+    ),
+    "a dispatch() shortcut": (
+        re.compile(r"\bdispatch\(\)"),
+        "chat/consumers.py",
+        "def dispatch(",
+    ),
+    "a layer heartbeat": (
+        re.compile(r"check_the_layer|checks? the layer", re.IGNORECASE),
+        "chat/consumers.py",
+        "check_the_layer",
+    ),
+}
+
+
+def test_slides_name_layer_machinery_only_where_the_step_has_it():
+    for step in load_steps():
+        text = (SLIDES / "steps" / f"{step.folder}.md").read_text(encoding="utf-8")
+        for what, (words, file, sign) in MACHINERY.items():
+            source = step.path / file
+            has_it = source.is_file() and sign in source.read_text(encoding="utf-8")
+            named = words.findall(text)
+            assert has_it or not named, (
+                f"slides/steps/{step.folder}.md names {what} ({named[0]!r}), which "
+                f"{step.folder} does not have (no {sign!r} in its {file})"
+            )
 
 
 @pytest.mark.redis

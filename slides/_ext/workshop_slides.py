@@ -91,6 +91,8 @@ def agenda(steps) -> str:
         )
         start += step.minutes
     total = sum(step.minutes for step in steps)
+    # A smaller type (workshop.css), so that a dozen steps and more fit on the slide.
+    lines = [":::{container} agenda", *lines, ":::"]
     lines += ["", f"Total: **{total} min** ({total // 60} h {total % 60:02d}), without breaks."]
     return "\n".join(lines) + "\n"
 
@@ -124,8 +126,9 @@ def versions(root: pathlib.Path) -> str:
     return " · ".join(shown) + "\n"
 
 
-# More files than this, and the what-changed table is set in smaller type.
-MANY_FILES = 14
+# More files than this, and the what-changed table is set in smaller type (step 07's
+# fourteen, with their long template paths, did not fit in the normal one).
+MANY_FILES = 12
 
 
 def what_changed(step, previous, root: pathlib.Path, srcdir: pathlib.Path) -> str:
