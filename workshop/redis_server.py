@@ -35,10 +35,9 @@ def configured_url() -> str:
 def with_database(url: str, number: int) -> str:
     """The same Redis at url, database `number`: redis://host:port/0 -> redis://host:port/N.
 
-    Celery's queue is a list in the database its broker URL names; tests that start
-    Celery workers of different copies of step 10 on one Redis give each its own database,
-    so that no worker takes another copy's jobs. (Pub/sub, the channel layer's part,
-    spans all databases, so the layer is unaffected.)
+    Channels' default layer, Celery's queue and Django's cache keep their keys in the
+    database the URL names: on a database of its own, a copy of a step is a chat of its
+    own, and no other copy's worker takes its jobs.
     """
     from urllib.parse import urlsplit, urlunsplit
 
