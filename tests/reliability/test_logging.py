@@ -81,6 +81,11 @@ def test_a_dropped_message_is_a_line_under_runserver(start_runserver):
 
     async def scenario():
         async with join(server, "dropped") as sender, join(frozen, "dropped") as member:
+            # Frozen once idle, not in the middle of its connect(): the history it reads
+            # there would hold SQLite's lock, and the other server could save nothing.
+            await say(sender, "everyone here?")
+            await next_frame(member)
+            await next_frame(sender)
             frozen.process.send_signal(signal.SIGSTOP)
             # In windows the sender reads back: its own server's mailbox never holds more
             # than a window, so only the frozen one overflows.
