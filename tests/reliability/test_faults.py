@@ -11,6 +11,7 @@ import signal
 import time
 
 import pytest
+import redis
 from selenium.webdriver.common.by import By
 from websockets.exceptions import ConnectionClosed
 
@@ -116,7 +117,7 @@ def test_redis_stopping_closes_the_notification_socket_with_4503_too(private_red
 
 
 def test_the_page_reconnects_by_itself_after_redis_restarts(
-    private_redis, start_server, socket_counting_tab
+    step, private_redis, start_server, socket_counting_tab
 ):
     browser = socket_counting_tab
     server = start_server(redis_url=private_redis.url)
@@ -181,6 +182,23 @@ def test_the_page_reconnects_by_itself_after_redis_restarts(
     assert opened >= 3, f"expected failed attempts while Redis was down, saw {opened} sockets"
     assert most_alive == 1, f"{most_alive} sockets were alive at once"
     assert server.running
+    if step.has("notifications"):
+        notifications_come_back(browser, server, private_redis)
+
+
+def notifications_come_back(browser, server, private_redis) -> None:
+    """The page's notification socket reconnected too: `notify` shows on it again."""
+    with redis.Redis.from_url(private_redis.url, socket_timeout=5) as client:
+        # This Redis restarted empty: a user's group (asgi:group:user_<pk>) is there once
+        # the page's notification socket has joined it again.
+        assert wait_until(lambda: list(client.scan_iter("asgi:group:user_*")), RECONNECT_SECONDS), (
+            "the page's notification socket never joined its group again"
+        )
+    result = server.manage("notify", server.accounts[0].username, "back after the restart")
+    assert result.returncode == 0, result.stderr
+    assert wait_until(
+        lambda: "back after the restart" in text_of(browser, "notification-list"), 5, 0.2
+    ), "the notification never showed on the page after the restart"
 
 
 def test_the_page_reconnects_after_the_server_restarts(start_server, socket_counting_tab):
