@@ -201,9 +201,10 @@ async def burst_across_rooms(server, rooms: int, per_room: int, messages_each: i
     """`rooms` rooms of `per_room` clients; every client sends `messages_each` messages, all at
     once, without waiting for anything; then every client reads until it has its room's share.
 
-    No rounds here: this is the burst that overflows a mailbox with a capacity (the default
-    layer keeps at most 100 messages per server process). Returns (the room of each client,
-    what each client sent, what each client received before 10 s of silence).
+    No rounds here: this is the burst that overflows a server process's mailbox of the
+    default capacity (100 messages; from step 06 the layer's `capacity` holds it). Returns
+    (the room of each client, what each client sent, what each client received before 10 s
+    of silence).
     """
     room_of = [f"burst-{r}" for r in range(rooms) for _ in range(per_room)]
     sent_by = {

@@ -31,7 +31,7 @@ from workshop.browser import BrowserUnavailable, start_chromium
 from workshop.coverage_report import RCFILE
 from workshop.manifest import Step, get_step, load_steps
 from workshop.postgres_server import PostgresServer, PostgresUnavailable
-from workshop.redis_server import RedisServer, RedisUnavailable
+from workshop.redis_server import RedisServer, RedisUnavailable, with_database
 from workshop.step_server import StepServer, project_env, run_manage
 from workshop.step_worker import CeleryWorker, StepWorker
 
@@ -207,6 +207,17 @@ def redis_url(request):
     return request.getfixturevalue("redis_server").url
 
 
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server for this test alone, free to stop and restart."""
+    try:
+        server = RedisServer(workdir=tmp_path).start()
+    except RedisUnavailable as error:
+        unavailable(str(error))
+    yield server
+    server.close()
+
+
 # --- PostgreSQL (steps with history run on it too) ----------------------------------
 
 
@@ -312,16 +323,19 @@ class ServerPool:
             self.runservers[under_test] = server
         return server
 
-    def worker(self, under_test: StepUnderTest, redis_url: str) -> StepWorker:
-        """The step's `manage.py runworker mentions` (one per step), restarted when stopped."""
-        worker = self.workers.get(under_test)
+    def worker(self, under_test: StepUnderTest, redis_url: str, shared: bool = True) -> StepWorker:
+        """The step's `manage.py runworker mentions` (one per step), restarted when stopped;
+        shared=False starts another, for the caller to stop."""
+        worker = self.workers.get(under_test) if shared else None
         if worker is None or not worker.running:
             env = project_env(redis_url)
             copy = self.copy_of(under_test, env)
             worker = StepWorker(
                 copy, env, redis_url, coverage_rcfile=self.coverage_rcfile, python=self.python
             )
-            self.workers[under_test] = worker.start()
+            worker.start()
+            if shared:
+                self.workers[under_test] = worker
         return worker
 
     def celery_worker(
@@ -392,8 +406,33 @@ def server_pool(tmp_path_factory, pytestconfig, step_python, prepared_copies):
     pool.close()
 
 
+REDIS_DATABASES = 16  # redis-server's default
+
+
+def step_redis_url(redis_url: str, under_test: StepUnderTest) -> str:
+    """The Redis database a step's servers and workers use: the step's number.
+
+    On Channels' default layer a Redis database is a channel layer of its own, and it
+    holds the step's Celery queue and cache too. A pytest worker serves several steps on
+    one Redis and keeps each step's workers running: on a database of its own, no step's
+    `runworker` or Celery worker takes another step's jobs, and no step's notifications
+    reach another's pages. (Other users of the session's Redis: 0, the production stack 1
+    and `workshop run` 2, each test file says which.)
+    """
+    number = under_test.step.number
+    if number >= REDIS_DATABASES:
+        raise pytest.UsageError(
+            f"step {number} needs Redis database {number}; Redis has {REDIS_DATABASES} "
+            "(0-15) unless its `databases` setting says more: give it more, or number the "
+            "steps' databases differently (tests/conftest.py, step_redis_url)"
+        )
+    return with_database(redis_url, number)
+
+
 def _redis_for(step: StepUnderTest, request) -> str | None:
-    return request.getfixturevalue("redis_url") if step.has("groups") else None
+    if not step.has("groups"):
+        return None
+    return step_redis_url(request.getfixturevalue("redis_url"), step)
 
 
 @pytest.fixture
@@ -454,15 +493,33 @@ def _open_idle_sockets_early(request):
 
 
 @pytest.fixture
-def mentions_worker(step, server_pool, redis_url) -> StepWorker:
-    """The step's Channels worker, `manage.py runworker mentions` (shared per step)."""
-    return server_pool.worker(step, redis_url)
+def mentions_worker(step, server_pool, request) -> StepWorker:
+    """The step's Channels worker, `manage.py runworker mentions` (shared per step), on the
+    Redis of the `server` fixture."""
+    return server_pool.worker(step, _redis_for(step, request))
 
 
 @pytest.fixture
-def celery_worker(step, server_pool, redis_url) -> CeleryWorker:
-    """The step's Celery worker, `celery -A chatsite worker` (shared per step)."""
-    return server_pool.celery_worker(step, redis_url)
+def start_mentions_worker(step, server_pool, request):
+    """Start more `manage.py runworker mentions` processes of the step on the Redis of the
+    `server` fixture; stopped after the test."""
+    started = []
+
+    def start() -> StepWorker:
+        worker = server_pool.worker(step, _redis_for(step, request), shared=False)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def celery_worker(step, server_pool, request) -> CeleryWorker:
+    """The step's Celery worker, `celery -A chatsite worker` (shared per step), on the
+    Redis of the `server` fixture."""
+    return server_pool.celery_worker(step, _redis_for(step, request))
 
 
 @pytest.fixture
@@ -535,6 +592,15 @@ def chromium():
     driver = chromium_or_unavailable()
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def any_users_browser(browser):
+    """The session's browser, free to log in as anybody (tests/pages.py's log_in_as). Its
+    cookies go afterwards: the other tests expect it logged in as the server's first
+    account or not at all, never as another user."""
+    yield browser
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
 
 
 @pytest.fixture

@@ -36,6 +36,16 @@ def log_in_with_form(browser, server: StepServer, account: Account | None = None
     )
 
 
+def log_in_as(browser, server: StepServer, account: Account, path: str) -> None:
+    """Open a page of the step as `account`, whoever the browser was logged in as before
+    (use the any_users_browser fixture, which forgets the login afterwards)."""
+    browser.get(server.url + LOGIN_PATH)
+    browser.delete_all_cookies()
+    browser.get(server.url + path)
+    assert on_login_page(browser, server), browser.current_url
+    log_in_with_form(browser, server, account)
+
+
 def open_page(browser, server: StepServer, path: str) -> None:
     """Open a page of the step; on a step with users, log in first when it asks."""
     browser.get(server.url + path)

@@ -53,9 +53,9 @@ class ExtraProcess:
 # environment (REDIS_URL, and DATABASE_URL when the caller sets it) once Daphne runs.
 # A step that needs one adds one entry.
 EXTRA_PROCESSES: dict[str, tuple[ExtraProcess, ...]] = {
-    # Step 09: the Channels worker that delivers @mentions (chat/mentions.py).
-    "notifications": (ExtraProcess("runworker", ("manage.py", "runworker", "mentions")),),
-    # Step 10: the Celery worker that runs the /logs/ page's jobs (chat/tasks.py).
+    # Step 10: the Channels worker that delivers @mentions (chat/mentions.py).
+    "worker": (ExtraProcess("runworker", ("manage.py", "runworker", "mentions")),),
+    # Step 11: the Celery worker that runs the /logs/ page's jobs (chat/tasks.py).
     "tasks": (ExtraProcess("celery", tuple(celery_worker_argv())),),
 }
 

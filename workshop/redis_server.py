@@ -35,10 +35,9 @@ def configured_url() -> str:
 def with_database(url: str, number: int) -> str:
     """The same Redis at url, database `number`: redis://host:port/0 -> redis://host:port/N.
 
-    Celery's queue is a list in the database its broker URL names; tests that start
-    Celery workers of different copies of a step on one Redis give each its own database,
-    so that no worker takes another copy's jobs. (The steps read one REDIS_URL, so their
-    channel layer and cache move to that database too: each copy is on its own.)
+    Channels' default layer, Celery's queue and Django's cache keep their keys in the
+    database the URL names: on a database of its own, a copy of a step is a chat of its
+    own, and no other copy's worker takes its jobs.
     """
     from urllib.parse import urlsplit, urlunsplit
 

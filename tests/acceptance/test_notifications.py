@@ -1,9 +1,8 @@
 """From step 09: a socket per logged-in user, and news pushed to it from outside.
 
-Every page of a logged-in user opens ws/notifications/. "@name" in a room reaches
-that user through the Channels worker (`manage.py runworker mentions`, a real
-process here); `manage.py notify USER TEXT` and `manage.py announce ROOM TEXT`
-run as real processes against the same Redis as the server.
+Every page of a logged-in user opens ws/notifications/ and joins its user's group;
+`manage.py notify USER TEXT` and `manage.py announce ROOM TEXT` run as real processes
+against the same Redis as the server. Mentions, through a worker: test_mentions.py.
 """
 
 from __future__ import annotations
@@ -14,11 +13,17 @@ import uuid
 
 import pytest
 import redis
-from selenium.webdriver.common.by import By
 
-from tests.chat_client import close_code, join, next_frame, notifications_of, open_socket, say
-from tests.pages import log_in_with_form, on_login_page, post_message, text_of, wait_for
-from workshop.accounts import ALICE, BOB, LOGIN_PATH, STUDENT, Account, session_for
+from tests.chat_client import (
+    close_code,
+    join,
+    next_frame,
+    nothing_arrives,
+    notifications_of,
+    open_socket,
+)
+from tests.pages import log_in_as, text_of
+from workshop.accounts import ALICE, BOB, Account
 from workshop.ports import free_port
 from workshop.processes import wait_until
 from workshop.step_server import project_env
@@ -26,19 +31,8 @@ from workshop.step_server import project_env
 pytestmark = pytest.mark.needs("notifications")
 
 NOT_LOGGED_IN = 4401  # the close code of step 07 (chat/consumers.py)
-# How long a mention or a command may take to reach a page.
+# How long a command's message may take to reach a page once the command returned.
 DELIVERY_SECONDS = 1.0
-# How long the sender's consumer waits for the worker before saying it did not answer.
-WORKER_SILENCE_SECONDS = 10.0
-
-
-async def nothing_arrives(socket, seconds: float) -> bool:
-    try:
-        async with asyncio.timeout(seconds):
-            await socket.recv()
-    except TimeoutError:
-        return True
-    return False
 
 
 def new_room() -> str:
@@ -61,7 +55,7 @@ def test_notify_reaches_the_users_open_page_within_a_second(server):
             assert result.returncode == 0, result.stderr
             # The command has returned: the message is in Redis, on its way.
             assert await next_frame(bob, timeout=DELIVERY_SECONDS) == {"notification": text}
-            assert await nothing_arrives(alice, DELIVERY_SECONDS)
+            assert await nothing_arrives(alice, DELIVERY_SECONDS, raw=True)
 
     asyncio.run(scenario())
 
@@ -77,7 +71,7 @@ def test_announce_reaches_everyone_in_the_room_and_no_other(server):
             assert result.returncode == 0, result.stderr
             frame = await next_frame(member, timeout=DELIVERY_SECONDS)
             assert frame == {"announcement": "closing soon"}
-            assert await nothing_arrives(elsewhere, DELIVERY_SECONDS)
+            assert await nothing_arrives(elsewhere, DELIVERY_SECONDS, raw=True)
 
     asyncio.run(scenario())
 
@@ -108,69 +102,6 @@ def test_the_in_memory_layer_is_refused(server, tmp_path):
     assert "another process" in result.stderr, result.stderr
 
 
-def test_a_mention_notifies_that_user_only(server, mentions_worker):
-    room = new_room()
-
-    async def scenario():
-        async with (
-            notifications_of(server, BOB) as bob,
-            notifications_of(server, STUDENT) as third,
-            notifications_of(server, ALICE) as alices_page,
-            join(server, room, session=session_for(server, ALICE)) as alice,
-        ):
-            await next_frame(alice, raw=True)  # the (empty) history
-            await say(alice, f"hi @{BOB.username}, and @{ALICE.username} and @nobody-at-all")
-            frame = await next_frame(bob, timeout=5)
-            assert frame["notification"].startswith(f"{ALICE.username} mentioned you"), frame
-            assert room in frame["notification"]
-            for socket in (third, alices_page):  # oneself, and someone not named
-                assert await nothing_arrives(socket, DELIVERY_SECONDS)
-            await next_frame(alice)  # the message itself
-            # The worker answered: no note for the sender.
-            assert await nothing_arrives(alice, WORKER_SILENCE_SECONDS / 2)
-
-    asyncio.run(scenario())
-
-
-def test_with_the_worker_stopped_the_sender_is_told(server, mentions_worker):
-    mentions_worker.stop()
-
-    async def scenario():
-        async with (
-            notifications_of(server, BOB) as bob,
-            join(server, new_room(), session=session_for(server, ALICE)) as alice,
-        ):
-            await next_frame(alice, raw=True)
-            await say(alice, f"are you there @{BOB.username}?")
-            await next_frame(alice)  # the message itself
-            note = await next_frame(alice, timeout=WORKER_SILENCE_SECONDS)
-            assert "runworker" in note.get("note", ""), note
-            assert await nothing_arrives(bob, DELIVERY_SECONDS)
-            # Mention again and leave at once, before the answer is due: the consumer's
-            # disconnect() cancels that timer (its own suite checks the cancelling).
-            await say(alice, f"bye @{BOB.username}")
-            await next_frame(alice)  # the message itself; leaving the block closes the socket
-
-    asyncio.run(scenario())
-
-
-@pytest.fixture
-def any_users_browser(browser):
-    """The session's browser, free to log in as anybody here. Its cookies go afterwards:
-    the other tests (tests/pages.py) expect it logged in as the server's first account or
-    not at all, never as another user."""
-    yield browser
-    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
-
-
-def log_in_as(driver, server, account, path: str) -> None:
-    driver.get(server.url + LOGIN_PATH)
-    driver.delete_all_cookies()  # whoever this browser was logged in as before
-    driver.get(server.url + path)
-    assert on_login_page(driver, server), driver.current_url
-    log_in_with_form(driver, server, account)
-
-
 def new_account(server) -> tuple[Account, str]:
     """A fresh account in the served copy, and the group its notification sockets join."""
     account = Account(f"fresh-{uuid.uuid4().hex[:8]}", "fresh-password-7")
@@ -184,11 +115,10 @@ def new_account(server) -> tuple[Account, str]:
 
 
 def members_in_redis(server, group: str) -> int:
-    """How many server processes have sockets in the group: the pub/sub layer subscribes
-    each process once to the group's Redis channel, asgi__group__<group>."""
+    """How many sockets are in the group: the default layer keeps a group in Redis as a
+    sorted set of its members' channel names, asgi:group:<group>."""
     with redis.Redis.from_url(server.env["REDIS_URL"], socket_timeout=5) as client:
-        [(_, subscribers)] = client.pubsub_numsub(f"asgi__group__{group}")
-    return subscribers
+        return client.zcard(f"asgi:group:{group}")
 
 
 def test_notify_shows_on_the_users_open_page_within_a_second(server, any_users_browser):
@@ -210,31 +140,6 @@ def test_notify_shows_on_the_users_open_page_within_a_second(server, any_users_b
     )
     assert shown, f"not on the page {DELIVERY_SECONDS} s after the command returned"
     assert text_of(browser, "notification-count") == "1"
-
-
-def test_a_mention_shows_on_the_other_users_page_as_text(
-    server, mentions_worker, any_users_browser, second_browser
-):
-    browser = any_users_browser
-    room = new_room()
-    log_in_as(second_browser, server, BOB, "/chat/")  # bob is on another page
-    log_in_as(browser, server, ALICE, f"/chat/{room}/")
-    wait_for(
-        browser,
-        lambda: text_of(browser, "connection-status").startswith("Connected"),
-        "alice's room page never said Connected",
-    )
-    # Markup in a notification must show as text, never run.
-    post_message(browser, f"@{BOB.username} look <b>here</b>")
-    wait_for(
-        second_browser,
-        lambda: "look <b>here</b>" in text_of(second_browser, "notification-list"),
-        "the mention never showed on bob's page",
-    )
-    assert text_of(second_browser, "notification-count") == "1"
-    assert not second_browser.find_elements(By.CSS_SELECTOR, "#notification-list b")
-    # Alice mentioned bob, not herself: her own page shows no notification.
-    assert text_of(browser, "notification-count") == "0"
 
 
 def test_notifications_carry_json_text(server):

@@ -31,11 +31,12 @@ def require_nginx() -> None:
 def production_stack(redis_url, tmp_path_factory):
     """The last step behind nginx; started once per session."""
     require_nginx()
-    # A Redis database of its own (from step 10, Celery's queue is in it): the acceptance
-    # tests' Celery worker must not take the stack's jobs, nor the stack's worker theirs.
+    # A Redis database of its own (the steps' tests use databases 3 and on: see
+    # tests/conftest.py's step_redis_url): on the default layer it is a channel layer of
+    # its own, with its own Celery queue, so no other test's worker takes the stack's jobs.
     stack = ProductionStack(
         LAST_STEP,
-        redis_url=with_database(redis_url, 3),
+        redis_url=with_database(redis_url, 1),
         scratch=tmp_path_factory.mktemp("production"),
     )
     with stack:

@@ -15,10 +15,10 @@ import urllib.request
 
 import pytest
 
-from tests.chat_client import chat_message, close_code, join, next_frame, say
+from tests.chat_client import chat_message, close_code, join, next_frame, notifications_of, say
 from tests.pages import chat_log, open_room, post_message, text_of, wait_until_log_contains
-from tests.task_client import append, follow, lines_of, logs_socket
-from workshop.accounts import LOGIN_PATH
+from tests.task_client import append, following, lines_of
+from workshop.accounts import BOB, LOGIN_PATH, create_accounts
 from workshop.accounts import fetch as fetch_page
 from workshop.manifest import load_steps
 from workshop.processes import wait_until
@@ -169,6 +169,24 @@ def test_a_socket_idle_longer_than_nginx_read_timeout_stays_open(stack, idle_mem
     assert idle_member.echo == chat_message(stack, "still here")
 
 
+@pytest.mark.skipif(not LAST_STEP.has("worker"), reason="the last step has no mentions worker")
+def test_the_stacks_runworker_delivers_a_mention_through_nginx(stack):
+    create_accounts(stack.copy, stack.env, (BOB,))  # someone to mention, besides the demo
+    text = f"@{BOB.username} through nginx"
+
+    async def scenario():
+        async with (
+            notifications_of(stack, BOB) as bob,
+            join(stack, "mentioning") as demo,
+        ):
+            await next_frame(demo, raw=True)  # the room's history
+            await say(demo, text)
+            notified = await next_frame(bob, timeout=10)
+            assert notified["notification"].endswith(text), notified
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.skipif(not LAST_STEP.has("tasks"), reason="the last step runs no Celery jobs")
 def test_the_stacks_celery_worker_runs_a_pages_job_through_nginx(stack):
     logs = stack.copy / "logs"  # settings.FOLLOWED_LOGS of the step, in the stack's copy
@@ -177,10 +195,9 @@ def test_the_stacks_celery_worker_runs_a_pages_job_through_nginx(stack):
     access.touch()
 
     async def scenario():
-        async with logs_socket(stack) as page:
-            job = await follow(page, "access")
+        async with following(stack, "access") as page:
             append(access, ["through nginx"])
-            assert await lines_of(page, job, 1) == ["through nginx"]
+            assert await lines_of(page, 1) == ["through nginx"]
 
     asyncio.run(scenario())
 

@@ -1,15 +1,12 @@
-"""Fixtures for the reliability tests: a Redis of their own, and a browser that counts sockets.
+"""Fixtures for the reliability tests: a browser that counts sockets.
 
-Fault tests stop and restart Redis, so they never use the session's shared one
-(tests/conftest.py): each gets a private redis-server on a free port.
+Fault tests stop and restart Redis, so they never use the session's shared one: each gets
+a private redis-server on a free port (tests/conftest.py's private_redis).
 """
 
 from __future__ import annotations
 
 import pytest
-
-from tests.conftest import unavailable
-from workshop.redis_server import RedisServer, RedisUnavailable
 
 # Run before the page's own script: wrap WebSocket so that the test can count
 # every room socket the page opens and the most that were ever alive at once.
@@ -33,17 +30,6 @@ window.WebSocket = class extends NativeWebSocket {
     }
 };
 """
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    """A redis-server for this test alone, free to stop and restart."""
-    try:
-        server = RedisServer(workdir=tmp_path).start()
-    except RedisUnavailable as error:
-        unavailable(str(error))
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import signal
 import time
 
 import pytest
+import redis
 from selenium.webdriver.common.by import By
 from websockets.exceptions import ConnectionClosed
 
@@ -39,6 +40,13 @@ async def until_the_server_reaches_redis(attempt):
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)
+
+
+# The step's mailbox capacity, as its settings compute it (100 when they name none).
+SHOW_CAPACITY = (
+    "from django.conf import settings; "
+    "print(settings.CHANNEL_LAYERS['default'].get('CONFIG', {}).get('capacity', 100))"
+)
 
 
 def sockets_opened(browser) -> int:
@@ -76,9 +84,9 @@ def test_redis_stopping_closes_sockets_with_4503_and_the_chat_serves_again(
     asyncio.run(scenario())
     assert server.running, "Daphne exited when Redis went away"
     log = server.log_text()
-    assert "channel layer unreachable" in log, log[-3000:]
+    assert "Socket /ws/chat/phoenix/: channel layer unreachable" in log, log[-3000:]
     # No consumer crashed: one line per socket from the chat, never Daphne's traceback of an
-    # application error. (The pub/sub layer logs its own lost connection at ERROR.)
+    # application error.
     assert "Exception inside application" not in log, log[-3000:]
 
 
@@ -109,7 +117,7 @@ def test_redis_stopping_closes_the_notification_socket_with_4503_too(private_red
 
 
 def test_the_page_reconnects_by_itself_after_redis_restarts(
-    private_redis, start_server, socket_counting_tab
+    step, private_redis, start_server, socket_counting_tab
 ):
     browser = socket_counting_tab
     server = start_server(redis_url=private_redis.url)
@@ -174,6 +182,23 @@ def test_the_page_reconnects_by_itself_after_redis_restarts(
     assert opened >= 3, f"expected failed attempts while Redis was down, saw {opened} sockets"
     assert most_alive == 1, f"{most_alive} sockets were alive at once"
     assert server.running
+    if step.has("notifications"):
+        notifications_come_back(browser, server, private_redis)
+
+
+def notifications_come_back(browser, server, private_redis) -> None:
+    """The page's notification socket reconnected too: `notify` shows on it again."""
+    with redis.Redis.from_url(private_redis.url, socket_timeout=5) as client:
+        # This Redis restarted empty: a user's group (asgi:group:user_<pk>) is there once
+        # the page's notification socket has joined it again.
+        assert wait_until(lambda: list(client.scan_iter("asgi:group:user_*")), RECONNECT_SECONDS), (
+            "the page's notification socket never joined its group again"
+        )
+    result = server.manage("notify", server.accounts[0].username, "back after the restart")
+    assert result.returncode == 0, result.stderr
+    assert wait_until(
+        lambda: "back after the restart" in text_of(browser, "notification-list"), 5, 0.2
+    ), "the notification never showed on the page after the restart"
 
 
 def test_the_page_reconnects_after_the_server_restarts(start_server, socket_counting_tab):
@@ -203,13 +228,17 @@ def test_the_page_reconnects_after_the_server_restarts(start_server, socket_coun
     assert delivered, "a message typed after the reconnect never came back"
 
 
-def test_killing_one_of_two_daphnes_leaves_the_other_chatting(start_server):
+def kill_one_of_two_and_chat_on(start_server, messages: int | None) -> None:
+    """Two Daphne processes share a room; one is killed; a member of the other then sends
+    `messages` messages (None: 50 more than the step's mailbox capacity), 50 at a time, and
+    every member of the survivor gets each one."""
     doomed = start_server(measure=False)  # killed below: coverage could not save its data
     survivor = start_server()
-    # More messages than the default layer's mailbox holds (100): there, the dead
-    # process's members stay in the group until it expires and their mailbox fills up;
-    # on any layer, group_send must keep delivering to the live ones.
-    messages = [f"still here {n}" for n in range(150)]
+    past_capacity = messages is None
+    if past_capacity:
+        shown = survivor.manage("shell", "--verbosity", "0", "-c", SHOW_CAPACITY).stdout
+        messages = int(shown) + 50
+    texts = [f"still here {n}" for n in range(messages)]
 
     async def scenario():
         async with (
@@ -224,11 +253,11 @@ def test_killing_one_of_two_daphnes_leaves_the_other_chatting(start_server):
             doomed.process.kill()
             doomed.process.wait(timeout=10)
 
-            for batch in range(0, len(messages), 50):  # 50 at a time: within capacity
-                for text in messages[batch : batch + 50]:
+            for batch in range(0, len(texts), 50):  # 50 at a time: the survivor's mailbox
+                for text in texts[batch : batch + 50]:  # never holds more
                     await say(first, text)
                 for socket in (first, second):
-                    for text in messages[batch : batch + 50]:
+                    for text in texts[batch : batch + 50]:
                         assert await next_frame(socket) == chat_message(survivor, text)
             async with join(survivor, "survivors") as newcomer:
                 await say(newcomer, "hello after the crash")
@@ -236,6 +265,20 @@ def test_killing_one_of_two_daphnes_leaves_the_other_chatting(start_server):
 
     asyncio.run(scenario())
     assert survivor.running
+    if past_capacity:  # the dead process's mailbox did fill up (channels_redis says so)
+        assert "channels over capacity in group chat_survivors" in survivor.log_text()
+
+
+def test_killing_one_of_two_daphnes_leaves_the_other_chatting(start_server):
+    kill_one_of_two_and_chat_on(start_server, messages=150)
+
+
+# The dead process's members stay in the group until the group expires (a day), so its
+# mailbox fills up: past its capacity, group_send must go on delivering to the live ones.
+# Capacity and group_send are the layer's: this runs where it changed (tests/subjects.py).
+@pytest.mark.subject("chatsite/settings.py::CHANNEL_LAYERS", "requirements.txt::channels-redis")
+def test_a_dead_processs_full_mailbox_stops_no_delivery(start_server):
+    kill_one_of_two_and_chat_on(start_server, messages=None)
 
 
 def test_sigterm_right_after_200_clients_leave_stops_the_server_within_10_s(start_server):

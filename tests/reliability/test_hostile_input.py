@@ -7,9 +7,9 @@ What each case gets (the contract; docs/guarantees.md):
   reply on that socket alone; nothing is broadcast; the socket stays open;
 - a frame over Daphne's 1 MiB limit, or a text frame that is not UTF-8: Daphne drops
   that connection (the client sees 1006, no close frame); nobody else notices;
-- a flood: no rate limit; never reordered, never duplicated; on a layer with a mailbox
-  capacity (the default layer: 100 per process) the excess is dropped, and from the step
-  that takes a burst (pub/sub, no capacity) every message is delivered;
+- a flood: no rate limit; never reordered, never duplicated; past a server process's
+  mailbox capacity (channels_redis' default: 100 messages) the excess is dropped, and from
+  the step that takes a burst (step 06 makes it 1,500) every message is delivered;
   the flooder stays connected and the others are still served;
 - a room name outside the rule: a 404 page that explains it, and a refused socket (403,
   never a server error: tests/chat_client.py fails any handshake that gets a 5xx);

@@ -1,10 +1,10 @@
 """Load: a burst across many rooms at once. Counted, never timed.
 
 A crowded room (messages in rounds) is in tests/acceptance/test_groups.py, for every
-step with rooms. The burst here sends everything at once, with no rounds: a layer
-with a mailbox capacity (channels_redis' default layer: 100 messages per server
-process) drops most of it, so it runs from the step whose layer has none. Sockets
-left idle for a minute: tests/acceptance/test_idle_sockets.py.
+step with rooms. The burst here sends everything at once, with no rounds: each server
+process has one mailbox in Redis, which holds 100 messages unless the layer's `capacity`
+says more, and the burst drops most of it there; so it runs from the step that sets the
+capacity for it (step 06). Sockets left idle for a minute: test_idle_sockets.py.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ pytestmark = [pytest.mark.needs("burst"), pytest.mark.slow]
 
 def test_a_burst_across_20_rooms_loses_nothing_and_keeps_each_senders_order(start_server):
     # 200 clients in 20 rooms of 10 all press Enter 5 times at once: 1,000 messages, 10,000
-    # deliveries, every one counted. A layer with a 100-message mailbox per process lost
-    # nine in ten of them here.
+    # deliveries, every one counted. With the default 100-message mailbox per process, nine
+    # in ten of them were lost here.
     server = start_server(measure=False)  # a load test: coverage tracing would only slow it
     room_of, sent_by, received = asyncio.run(
         burst_across_rooms(server, rooms=20, per_room=10, messages_each=5)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.chat_client import close_code, join, next_frame, say
 from tests.conftest import Runserver, ServerPool, prepared_copy
-from tests.reliability.test_faults import LAYER_UNAVAILABLE
+from tests.reliability.test_faults import LAYER_UNAVAILABLE, SHOW_CAPACITY
 from workshop.processes import wait_until
 from workshop.step_server import project_env
 
@@ -24,17 +24,14 @@ pytestmark = [pytest.mark.needs("reconnect"), pytest.mark.slow]
 
 @pytest.fixture
 def start_runserver(step, tmp_path, private_redis, step_python, prepared_copies):
-    """Start `manage.py runserver` on a copy of the step; change_settings edits the copy first.
-    Passing the copy of an earlier call starts a second server on the same project."""
+    """Start `manage.py runserver` on a copy of the step. Passing the copy of an earlier
+    call starts a second server on the same project."""
     started = []
 
-    def start(change_settings=None, copy=None) -> Runserver:
+    def start(copy=None) -> Runserver:
         env = project_env(private_redis.url)
         if copy is None:
             copy = prepared_copy(prepared_copies, step, tmp_path, env, step_python)
-            if change_settings:  # settings.py only (the channel layer): the database stays
-                settings = copy / "chatsite" / "settings.py"
-                settings.write_text(change_settings(settings.read_text()))
         accounts = ServerPool.accounts(step)
         server = Runserver(copy, env, step_python, accounts=accounts).start()
         started.append(server)
@@ -56,7 +53,7 @@ def test_redis_unreachable_is_one_line_under_runserver(start_runserver, private_
             assert await close_code(socket) == LAYER_UNAVAILABLE
 
     asyncio.run(scenario())
-    pattern = r"WARNING chat\.consumers: Room logged: channel layer unreachable"
+    pattern = r"WARNING chat\.consumers: Socket /ws/chat/logged/: channel layer unreachable"
     assert wait_until(lambda: re.search(pattern, server.log_text()), 5, interval=0.2), (
         server.log_text()[-3000:]
     )
@@ -73,23 +70,30 @@ def test_redis_unreachable_is_one_line_under_runserver(start_runserver, private_
     "requirements.txt::django",
 )
 def test_a_dropped_message_is_a_line_under_runserver(start_runserver):
-    # The default layer, whose mailbox per server process holds 100 messages. A second
-    # server with a member in the room is frozen (SIGSTOP), so its mailbox fills up and
-    # stays full: from the 101st message on, group_send drops the message for it, and
-    # channels_redis says so at INFO, which only the step's LOGGING shows under runserver.
-    server = start_runserver(
-        lambda settings: settings.replace(
-            "channels_redis.pubsub.RedisPubSubChannelLayer", "channels_redis.core.RedisChannelLayer"
-        )
-    )
+    # Each server process has one mailbox in Redis, which holds the step's `capacity` of
+    # messages. A second server with a member in the room is frozen (SIGSTOP), so its
+    # mailbox fills up and stays full: past the capacity, group_send drops the message for
+    # it, and channels_redis says so at INFO, which only the step's LOGGING shows under
+    # runserver.
+    server = start_runserver()
+    capacity = int(server.manage("shell", "--verbosity", "0", "-c", SHOW_CAPACITY).stdout)
     frozen = start_runserver(copy=server.project_dir)
 
     async def scenario():
         async with join(server, "dropped") as sender, join(frozen, "dropped") as member:
+            # Frozen once idle, not in the middle of its connect(): the history it reads
+            # there would hold SQLite's lock, and the other server could save nothing.
+            await say(sender, "everyone here?")
+            await next_frame(member)
+            await next_frame(sender)
             frozen.process.send_signal(signal.SIGSTOP)
-            for n in range(110):
-                await say(sender, f"message {n}")
-                await next_frame(sender)
+            # In windows the sender reads back: its own server's mailbox never holds more
+            # than a window, so only the frozen one overflows.
+            for window in range(0, capacity + 10, WINDOW):
+                for n in range(window, window + WINDOW):
+                    await say(sender, f"message {n}")
+                for _ in range(WINDOW):
+                    await next_frame(sender)
             member.close_timeout = 0.1  # a frozen server answers no close: not 10 s for it
 
     asyncio.run(scenario())
@@ -97,3 +101,6 @@ def test_a_dropped_message_is_a_line_under_runserver(start_runserver):
     assert wait_until(lambda: re.search(pattern, server.log_text()), 10, interval=0.2), (
         server.log_text()[-3000:]
     )
+
+
+WINDOW = 100

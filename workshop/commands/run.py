@@ -78,11 +78,11 @@ def _start_beside(stack: contextlib.ExitStack, worker, env: dict, log_name: str)
 def start_worker(
     stack: contextlib.ExitStack, project_dir: pathlib.Path, env: dict, redis_url: str | None
 ) -> None:
-    """Start `manage.py runworker mentions` beside the server (steps with notifications)."""
+    """Start `manage.py runworker mentions` beside the server (steps with a worker)."""
     if redis_url is None:
         _say(
             "No Redis, so no worker: `manage.py runworker mentions` could not reach this "
-            "server through the in-memory layer, and an @mention says it was not delivered."
+            "server through the in-memory layer, so an @mention notifies nobody."
         )
         return
     worker = _start_beside(stack, StepWorker(project_dir, env, redis_url), env, "runworker.log")
@@ -174,7 +174,7 @@ def serve(step: Step, port: int = 8000, project_dir: pathlib.Path | None = None)
             run_manage(project_dir, "migrate", "--verbosity", "0", env=env)
             if step.has("login"):
                 create_accounts(project_dir, env, (DEMO,))
-            if step.has("notifications"):
+            if step.has("worker"):
                 start_worker(stack, project_dir, env, redis_url)
             if step.has("tasks"):
                 start_celery_worker(stack, project_dir, env, redis_url)
