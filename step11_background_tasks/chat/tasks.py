@@ -35,6 +35,6 @@ def follow_log(log_name, channel_name):
                     line = ""
                 else:
                     time.sleep(0.2)  # nothing new: look again in a moment
-    except OSError as error:  # no such file, say: tell the page, not only the worker's log
-        send(channel_name, {"type": "job.failed", "error": str(error)})
+    except OSError as error:  # no such file, say: tell the page, not the server's path
+        send(channel_name, {"type": "job.failed", "error": error.strerror})
         raise

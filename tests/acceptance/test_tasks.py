@@ -98,6 +98,8 @@ def test_a_missing_file_is_reported_and_the_worker_takes_the_next_job(server, ce
                 failed = await frame(page, 10)
                 assert failed["state"] == "failed", failed
                 assert "No such file" in failed["error"], failed
+                # The page names logs, never server paths: the error leaves the path out.
+                assert str(log_path(server, "error").parent) not in failed["error"], failed
         finally:
             log_path(server, "error")  # there again, for the other tests
         async with following(server, "access") as page:  # the worker takes the next job

@@ -132,6 +132,7 @@ class FollowLogTests(TransactionTestCase):
         failed = await page.receive_json_from(timeout=10)
         self.assertEqual(failed["state"], "failed")
         self.assertIn("No such file", failed["error"])
+        self.assertNotIn(LOG_DIR.name, failed["error"], "the page must not see the server's paths")
         await page.disconnect()
         await (await self.follow()).disconnect()  # the worker takes the next job
 
