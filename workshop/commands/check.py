@@ -187,7 +187,7 @@ def the_rest(left_out: int, step: Step, path: str | None) -> str:
         return ""
     folder = f" {shlex.quote(path)}" if path else ""
     return (
-        f"{left_out} more tests of step {step.number} were left out (the earlier steps' "
+        f"{left_out} more test(s) of step {step.number} were left out (the earlier steps' "
         "lessons beyond a first test each, more browser tests, the slow tests: sockets "
         "idle for a minute, a load test); to run them all, a few minutes:\n"
         f"  python3 -m workshop check {step.number}{folder} --full"
