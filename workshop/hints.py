@@ -394,9 +394,10 @@ HINTS: tuple[Hint, ...] = (
         "because your `Message` model or migration differs from step "
         f"{STEP['history']}'s, or because of a query that SQLite forgives and PostgreSQL "
         "refuses (a text longer than its `max_length`, a string where a number belongs)",
-        "read the error in the test's own lines; install PostgreSQL (Debian/Ubuntu `sudo "
-        "apt-get install postgresql`, macOS `brew install postgresql@15`) or set `PG_BIN` to "
-        "the folder of `initdb` and `pg_ctl`; make `chat/models.py` and `chat/migrations/` "
+        "the server log in the tests' full output names the error; install PostgreSQL "
+        "(Debian/Ubuntu `sudo apt-get install postgresql`, macOS `brew install postgresql@15`) "
+        "or set `PG_BIN` to the folder of `initdb` and `pg_ctl`; make `chat/models.py` and "
+        "`chat/migrations/` "
         f"those of step {STEP['history']} (`python manage.py makemigrations --check --dry-run` "
         "says whether model and migrations agree), then `python manage.py migrate`",
         example="(postgresql)",
