@@ -2,10 +2,12 @@
 
 Runs the repository's own acceptance tests for the step (tests/acceptance, and for
 the step that ships tests, tests/test_student_suite.py) on the student's folder:
-the very same black-box tests, started with --project PATH --step N. Progress is
-shown while they run; afterwards each failure gets the likely cause and its fix
-from workshop/hints.py (the rows of docs/troubleshooting.md), found in the failure and the log
-of the step's server (tests/conftest.py adds that log to a failing test's report).
+the very same black-box tests, started with --project PATH --step N. By default only
+those that find the step's usual mistakes, within a minute or so (check_plugin.py says
+which); --full runs every one. Progress is shown while they run; afterwards each
+failure gets the likely cause and its fix from workshop/hints.py (the rows of
+docs/troubleshooting.md), found in the failure and the log of the step's server
+(tests/conftest.py adds that log to a failing test's report).
 """
 
 from __future__ import annotations
