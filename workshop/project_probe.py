@@ -89,7 +89,7 @@ def celery_app(package: str) -> dict | None:
     """The project's Celery app (PACKAGE/celery.py, where `celery -A PACKAGE` looks): its
     broker and tasks, or the error that stops it loading; None if the project has none."""
     name = f"{package}.celery"
-    loaded_by_django = name in sys.modules  # PACKAGE/__init__.py imports it (step 10)
+    loaded_by_django = name in sys.modules  # PACKAGE/__init__.py imports it (the step with tasks)
     try:
         if importlib.util.find_spec(name) is None:
             return None
