@@ -15,6 +15,7 @@ from tests.workshop_command import closed_redis_url, workshop
 from workshop.manifest import get_step, load_steps
 from workshop.pins import pin_mismatches
 from workshop.ports import free_port
+from workshop.reference_steps import layer_of, layer_origin, tasks_of
 from workshop.step_server import copy_project
 from workshop.student_python import venv_python
 
@@ -279,7 +280,62 @@ def test_channel_layers_missing_fails_for_a_step_with_groups(tmp_path):
     result = doctor("3", "--project", str(copy))
     assert result.returncode == 1, result.output
     line_of(result.output, "FAIL", "no CHANNEL_LAYERS in settings")
-    assert "CHANNEL_LAYERS block of step 3" in fix_after(result.output, "no CHANNEL_LAYERS")
+    fix = fix_after(result.output, "no CHANNEL_LAYERS")
+    assert "channels_redis.core.RedisChannelLayer (capacity 100, its default)" in fix
+    assert fix.endswith("as step 3 sets it"), fix
+
+
+# The step that sets the channel layer's capacity (step 06), read from the steps as doctor
+# reads them; a student's folder of the step after it is told what that step set.
+CAPACITY_STEP = layer_origin(load_steps()[-1])
+AFTER_IT = get_step(CAPACITY_STEP.number + 1)
+LAYER = layer_of(CAPACITY_STEP)
+LAYER_BLOCK = re.compile(r"\nCHANNEL_LAYERS = \{.*?\n\}\n", re.S)
+
+
+def with_layer(tmp_path, block: str):
+    """A copy of the step after the capacity step with its CHANNEL_LAYERS replaced."""
+    copy = copy_project(AFTER_IT.path, tmp_path)
+    settings = copy / "chatsite/settings.py"
+    text, count = LAYER_BLOCK.subn(f"\nCHANNEL_LAYERS = {block}\n", settings.read_text())
+    assert count == 1, "the step's CHANNEL_LAYERS block is not where this test looks"
+    settings.write_text(text)
+    return copy
+
+
+def test_the_layer_advice_names_the_capacity_the_step_set(tmp_path):
+    assert LAYER.capacity and CAPACITY_STEP.number > 3, "no step sets the capacity any more"
+    redis = "{'hosts': ['redis://127.0.0.1:6379/0']}"
+    copy = with_layer(
+        tmp_path, f"{{'default': {{'BACKEND': '{LAYER.backend}', 'CONFIG': {redis}}}}}"
+    )
+    result = doctor(str(AFTER_IT.number), "--project", str(copy), redis_url=closed_redis_url())
+    what = line_of(result.output, "warn", "the channel layer's capacity is 100 (not set")
+    assert f"step {CAPACITY_STEP.number} sets {LAYER.capacity}" in what
+    fix = fix_after(result.output, "capacity is 100")
+    assert f'add "capacity": {LAYER.capacity} to CHANNEL_LAYERS["default"]["CONFIG"]' in fix
+    assert fix.endswith(f"as step {CAPACITY_STEP.number} sets it"), fix
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["channels.layers.InMemoryChannelLayer", "channels_redis.pubsub.RedisPubSubChannelLayer"],
+)
+def test_another_layer_is_told_the_steps_layer_and_where_it_was_set(tmp_path, backend):
+    copy = with_layer(tmp_path, f"{{'default': {{'BACKEND': '{backend}'}}}}")
+    result = doctor(str(AFTER_IT.number), "--project", str(copy), redis_url=closed_redis_url())
+    what = line_of(result.output, "warn", f"CHANNEL_LAYERS uses {backend}")
+    assert f"where step {AFTER_IT.number} uses {LAYER.backend}" in what
+    fix = fix_after(result.output, f"CHANNEL_LAYERS uses {backend}")
+    assert f'{LAYER.backend} with "capacity": {LAYER.capacity} at REDIS_URL' in fix
+    assert fix.endswith(f"as step {CAPACITY_STEP.number} sets it"), fix
+
+
+def test_the_layer_of_each_reference_step_passes():
+    # Before the capacity step, its default; from it on, the capacity it sets.
+    for step in (get_step(CAPACITY_STEP.number - 1), CAPACITY_STEP):
+        result = doctor(str(step.number), redis_url=closed_redis_url())
+        line_of(result.output, "ok", f"CHANNEL_LAYERS: {layer_of(step).describe()}")
 
 
 def test_a_consumer_routed_without_as_asgi_fails_with_its_fix(tmp_path):
@@ -323,44 +379,80 @@ def test_the_old_browser_variable_still_works_and_says_its_new_name(tmp_path):
     assert "CHROMIUM_PATH is now called CHROME_BINARY" in result.output
 
 
-def test_a_step_with_notifications_needs_channels_in_installed_apps(tmp_path):
-    copy = broken(tmp_path, 9, "chatsite/settings.py", '    "channels",\n', "")
-    result = doctor("9", "--project", str(copy), redis_url=closed_redis_url())
+# The first step with each of these capabilities, as steps.toml says.
+WORKER_STEP = next(step for step in load_steps() if step.has("worker"))
+TASKS_STEP = next(step for step in load_steps() if step.has("tasks"))
+LAST_STEP = load_steps()[-1]
+
+
+def test_a_step_with_a_worker_needs_channels_in_installed_apps(tmp_path):
+    copy = broken(tmp_path, WORKER_STEP.number, "chatsite/settings.py", '    "channels",\n', "")
+    result = doctor(str(WORKER_STEP.number), "--project", str(copy), redis_url=closed_redis_url())
     what = line_of(result.output, "FAIL", 'INSTALLED_APPS has no "channels"')
     assert "Unknown command: 'runworker'" in what
     assert 'add "channels"' in fix_after(result.output, 'no "channels"')
 
 
-def test_a_step_with_notifications_needs_the_channel_route(tmp_path):
-    copy = broken(tmp_path, 9, "chatsite/asgi.py", '"channel": ChannelNameRouter', '"unused":dict')
-    result = doctor("9", "--project", str(copy), redis_url=closed_redis_url())
+def test_a_step_with_a_worker_needs_the_channel_route(tmp_path):
+    copy = broken(
+        tmp_path, WORKER_STEP.number, "chatsite/asgi.py", '"channel": ChannelNameRouter', '"x":dict'
+    )
+    result = doctor(str(WORKER_STEP.number), "--project", str(copy), redis_url=closed_redis_url())
     line_of(result.output, "FAIL", "No application configured for scope type 'channel'")
     assert "ChannelNameRouter" in fix_after(result.output, 'routes no "channel" scope')
 
 
-def test_a_step_with_tasks_passes_its_celery_checks():
-    result = doctor("10", redis_url=closed_redis_url())
+def test_the_step_before_the_worker_is_not_asked_for_one():
+    result = doctor(str(WORKER_STEP.number - 1), redis_url=closed_redis_url())
+    assert "runworker" not in result.output, result.output
+
+
+@pytest.mark.parametrize("step", [TASKS_STEP, LAST_STEP], ids=lambda step: step.label)
+def test_a_step_with_tasks_passes_its_celery_checks(step):
+    result = doctor(str(step.number), redis_url=closed_redis_url())
     what = line_of(result.output, "ok", "Celery app: broker redis://")
-    assert "chat.tasks.follow_log registered" in what
+    ((task, parameters),) = tasks_of(step).items()
+    assert f"{task}({', '.join(parameters)}) registered" in what
+
+
+def test_a_task_that_takes_what_an_earlier_step_gave_is_named_with_the_step_it_changed(tmp_path):
+    # The stoppable job takes a job id too: a folder carried on with the earlier task.
+    earlier, now = tasks_of(TASKS_STEP), tasks_of(LAST_STEP)
+    ((task, before),) = earlier.items()
+    assert now[task] != before, "the task takes the same in both steps; choose another pair"
+    name = task.rpartition(".")[2]
+    copy = broken(
+        tmp_path, LAST_STEP.number, "chat/tasks.py", f"def {name}({', '.join(now[task])})",
+        f"def {name}({', '.join(before)})",
+    )  # fmt: skip
+    result = doctor(str(LAST_STEP.number), "--project", str(copy), redis_url=closed_redis_url())
+    what = line_of(result.output, "warn", f"{task} takes ({', '.join(before)})")
+    assert f"step {LAST_STEP.number}'s takes ({', '.join(now[task])})" in what
+    assert "TypeError" in what
+    assert "restart the Celery worker" in fix_after(result.output, f"{task} takes")
 
 
 def test_a_step_with_tasks_needs_the_app_loaded_with_django(tmp_path):
-    copy = broken(tmp_path, 10, "chatsite/__init__.py", "from .celery import app", "app = None  #")
-    result = doctor("10", "--project", str(copy), redis_url=closed_redis_url())
+    copy = broken(
+        tmp_path, TASKS_STEP.number, "chatsite/__init__.py", "from .celery import app", "app=None #"
+    )
+    result = doctor(str(TASKS_STEP.number), "--project", str(copy), redis_url=closed_redis_url())
     line_of(result.output, "FAIL", "chatsite/__init__.py does not import the Celery app")
     assert "from .celery import app as celery_app" in fix_after(result.output, "__init__.py")
 
 
 def test_a_step_with_tasks_needs_the_broker_from_the_settings(tmp_path):
-    copy = broken(tmp_path, 10, "chatsite/celery.py", 'namespace="CELERY"', 'namespace="NONE"')
-    result = doctor("10", "--project", str(copy), redis_url=closed_redis_url())
+    copy = broken(
+        tmp_path, TASKS_STEP.number, "chatsite/celery.py", 'namespace="CELERY"', 'namespace="NONE"'
+    )
+    result = doctor(str(TASKS_STEP.number), "--project", str(copy), redis_url=closed_redis_url())
     line_of(result.output, "FAIL", "Celery's broker is not set, so amqp://")
     assert "CELERY_BROKER_URL" in fix_after(result.output, "Celery's broker")
 
 
 def test_a_step_with_tasks_needs_its_tasks_found(tmp_path):
-    copy = broken(tmp_path, 10, "chatsite/celery.py", "app.autodiscover_tasks()", "")
+    copy = broken(tmp_path, TASKS_STEP.number, "chatsite/celery.py", "app.autodiscover_tasks()", "")
     # The server would still import chat.tasks (consumers.py does); the worker would not.
-    result = doctor("10", "--project", str(copy), redis_url=closed_redis_url())
+    result = doctor(str(TASKS_STEP.number), "--project", str(copy), redis_url=closed_redis_url())
     line_of(result.output, "FAIL", "Received unregistered task of type 'chat.tasks.follow_log'")
     assert "autodiscover_tasks" in fix_after(result.output, "unregistered")

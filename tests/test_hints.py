@@ -14,11 +14,19 @@ WITH_EXAMPLES = [hint for hint in HINTS if hint.example]
 PLACEHOLDER = re.compile(r"\{(\d+|method)\}")
 
 
+def found_where_check_meets_it(hint):
+    """What check finds for a failing test of the hint's own kind that shows its example:
+    in the failure's text, or (a hint about a kind of test run) in the test's title."""
+    if hint.for_test_titled:
+        return find_hints("AssertionError: 1 != 2", test=f"Some test {hint.example}")
+    return find_hints(f"some output\n{hint.example}\nmore output", capability=hint.for_tests_of)
+
+
 @pytest.mark.parametrize("hint", WITH_EXAMPLES, ids=[hint.key for hint in WITH_EXAMPLES])
 def test_the_exact_error_text_finds_its_hint_and_only_that(hint):
-    found = find_hints(f"some output\n{hint.example}\nmore output")
+    found = found_where_check_meets_it(hint)
     assert [f.hint.key for f in found] == [hint.key]
-    assert found[0].seen == hint.example
+    assert found[0].seen.endswith(hint.example)
     for text in (found[0].why, found[0].fix):
         assert not PLACEHOLDER.search(text), f"{hint.key}: not filled in: {text}"
         assert "`" not in text, f"{hint.key}: Markdown left in the terminal text: {text}"
@@ -65,3 +73,23 @@ def test_keys_are_unique_and_make_anchors():
     keys = [hint.key for hint in HINTS]
     assert len(keys) == len(set(keys))
     assert all(re.fullmatch(r"[a-z0-9-]+", key) for key in keys)
+
+
+def test_a_hint_for_one_capabilitys_tests_is_not_offered_for_another():
+    # The own-suite check runs the student's tests against a consumer stripped of its input
+    # checks on purpose: its failure always shows KeyError: 'message', whatever failed.
+    text = "AssertionError: ... KeyError: 'message' ..."
+    assert "bad-input" not in [f.hint.key for f in find_hints(text, capability="student-tests")]
+    assert [f.hint.key for f in find_hints(text, capability="input-checks")] == ["bad-input"]
+
+
+def test_the_postgresql_hint_comes_with_the_postgresql_run_only():
+    title = "A later joiner gets the last lines in order once"
+    text = "AssertionError: no frame arrived within 10 s"
+    (postgresql,) = find_hints(text, test=f"{title} (postgresql)", capability="history")
+    assert postgresql.hint.key == "postgresql-run"
+    assert postgresql.seen == f"{title} (postgresql)"
+    assert "PostgreSQL is not installed" in postgresql.why
+    assert "makemigrations --check" in postgresql.fix
+    keys = [f.hint.key for f in find_hints(text, test=f"{title} (sqlite)", capability="history")]
+    assert keys == ["no-answer"]  # the same failure on SQLite: the generic hint, as before

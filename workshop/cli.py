@@ -193,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("step", help="the step your folder should match (e.g. 3)")
     check.add_argument("path", nargs="?", help="your project folder (default: the reference)")
     check.add_argument(
-        "--full", action="store_true", help="also the slow tests (idle sockets, load test)"
+        "--full",
+        action="store_true",
+        help="every test of the step, not only those of its usual mistakes (minutes)",
     )
     check.set_defaults(handler=_cmd_check)
 

@@ -7,7 +7,13 @@ log, and prints the matching rows with the line that matched.
 
 why and fix are Markdown. {0}, {1}... stand for the pattern's groups and {method} for
 the handler a message type calls; the table fills them from the hint's example, `check`
-from what it found. A literal brace is doubled: {{"error": ...}}.
+from what it found. A literal brace is doubled: {{"error": ...}}. A step is named by its
+number in steps.toml (STEP below), so that a renumbering cannot leave a hint behind.
+
+A hint is offered only where its own failure is: one whose text also appears, by design,
+in a failure of something else names the capability whose tests it explains (`for_tests_of`);
+one that is about a kind of test run, not a text, matches the failing test's title
+(`for_test_titled`).
 """
 
 from __future__ import annotations
@@ -15,7 +21,21 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from .manifest import load_steps
+
 TROUBLESHOOTING_PAGE = "docs/troubleshooting.md"
+
+
+def _first_steps() -> dict[str, int]:
+    first: dict[str, int] = {}
+    for step in load_steps():
+        for capability in step.capabilities:
+            first.setdefault(capability, step.number)
+    return first
+
+
+# The first step with each capability, by number: STEP["tasks"] is the step of Celery.
+STEP = _first_steps()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +47,12 @@ class Hint:
     patterns: tuple[str, ...] = ()  # regular expressions that `check` looks for
     example: str | None = None  # the exact text a student meets; it is in you_see
     generic: bool = False  # `check` offers it only when no specific hint matched
+    # `check` offers it only for a failing test of this capability (tests/acceptance marks
+    # each test with the capability it checks: @pytest.mark.needs(...)).
+    for_tests_of: str | None = None
+    # `check` offers it for a failing test whose title (as `check` prints it) matches this
+    # regular expression, with no pattern needed in the text; the title is what it saw.
+    for_test_titled: str | None = None
 
     @property
     def row(self) -> str:
@@ -69,7 +95,9 @@ HINTS: tuple[Hint, ...] = (
     Hint(
         "redis-down",
         "`ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 6379)`, or "
-        "`Error 111 connecting to 127.0.0.1:6379. Connection refused.`",
+        "`Error 111 connecting to 127.0.0.1:6379. Connection refused.`; "
+        f"from step {STEP['reconnect']} the server logs `channel layer unreachable` and the "
+        "page says `Disconnected (code 4503)`",
         "nothing answers at the Redis address the channel layer uses (`REDIS_URL`, default "
         "`redis://127.0.0.1:6379/0`)",
         "start Redis (Debian/Ubuntu `sudo systemctl start redis-server`, macOS "
@@ -79,6 +107,7 @@ HINTS: tuple[Hint, ...] = (
             r"Connect call failed \('([^']+)', (\d+)\)",
             r"Error \d+ connecting to ([\w.\-]+):(\d+)",
             r"ConnectionRefusedError",
+            r"channel layer unreachable",
         ),
         example="ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 6379)",
     ),
@@ -106,8 +135,8 @@ HINTS: tuple[Hint, ...] = (
         "`AttributeError: 'NoneType' object has no attribute 'group_add'` (or `group_send`)",
         "`self.channel_layer` is `None`: there is no `CHANNEL_LAYERS` setting, so the "
         "consumer's call to `{0}` fails",
-        "add the `CHANNEL_LAYERS` block of step 3 (`channels_redis.core.RedisChannelLayer` at "
-        "`REDIS_URL`) to `chatsite/settings.py`",
+        f"add the `CHANNEL_LAYERS` block of step {STEP['groups']} "
+        "(`channels_redis.core.RedisChannelLayer` at `REDIS_URL`) to `chatsite/settings.py`",
         patterns=(
             r"'NoneType' object has no attribute '(group_add|group_send|group_discard|send)'",
         ),
@@ -144,7 +173,7 @@ HINTS: tuple[Hint, ...] = (
         'worker needs `"channel"`)',
         'add `"websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter('
         "websocket_urlpatterns)))` as in step 2's `asgi.py`; for a worker "
-        '`"channel": ChannelNameRouter({{...}})`',
+        '`"channel": ChannelNameRouter({{...}})`' + f" (step {STEP['worker']})",
         patterns=(r"No application configured for scope type '(\w+)'",),
         example="ValueError: No application configured for scope type 'websocket'",
     ),
@@ -152,42 +181,43 @@ HINTS: tuple[Hint, ...] = (
         "runworker",
         "`Unknown command: 'runworker'`",
         '`"channels"` is not in `INSTALLED_APPS`, so `manage.py` has no `runworker` command',
-        'add `"channels"` to `INSTALLED_APPS` (`"daphne"` alone does not bring `runworker`)',
+        'add `"channels"` to `INSTALLED_APPS` (`"daphne"` alone does not bring `runworker`), '
+        f"as step {STEP['worker']} does",
         patterns=(r"Unknown command: 'runworker'",),
         example="Unknown command: 'runworker'",
     ),
     Hint(
         "in-memory-layer",
         'a worker or shell prints "sent", and nothing arrives; messages vanish between two '
-        "server processes; from step 9, `manage.py notify` says `it cannot reach another "
-        "process`",
+        f"server processes; from step {STEP['notifications']}, `manage.py notify` says "
+        "`it cannot reach another process`",
         "the in-memory channel layer lives inside one process",
-        "use the Redis layer (step 3) in every process",
+        f"use the Redis layer (step {STEP['groups']}) in every process",
         patterns=(r"it cannot reach another process",),
         example="it cannot reach another process",
     ),
     Hint(
         "worker-silent",
-        "the room page says `@bob not notified: mentions are delivered by a worker, and it did "
-        "not answer`",
+        "`@bob` in a room never shows on bob's page, though `manage.py notify bob ...` does "
+        f"(step {STEP['worker']})",
         "no process reads the channel `mentions`: `python manage.py runworker mentions` is not "
-        "running, or runs with another REDIS_URL than the server; a message sent to a channel "
-        "nobody reads is lost",
+        "running, or runs with another `REDIS_URL` than the server. The job waits in Redis "
+        "until a worker reads it, for up to the channel layer's expiry (60 s); after that it "
+        "is gone. A worker also runs the code it started with",
         "start `python manage.py runworker mentions` in a second terminal, in the same folder "
-        "and with the same REDIS_URL as the server",
-        patterns=(r"not notified: mentions are delivered by a worker",),
-        example="@bob not notified: mentions are delivered by a worker, and it did not answer",
+        "and with the same `REDIS_URL` as the server (a mention sent in the last minute then "
+        "arrives); restart it after changing `chat/mentions.py`",
     ),
     Hint(
         "celery-no-broker",
         "the Celery worker prints `consumer: Cannot connect to amqp://guest:**@127.0.0.1:5672//: "
-        "[Errno 111] Connection refused.` again and again (step 10)",
+        f"[Errno 111] Connection refused.` again and again (step {STEP['tasks']})",
         "the worker never read `CELERY_BROKER_URL`, so it tries Celery's default broker, "
         "RabbitMQ: `chatsite/celery.py` lacks "
         '`config_from_object("django.conf:settings", namespace="CELERY")`, or the setting is '
         "misspelled. (`Cannot connect to redis://...` instead: Redis is not running, see "
         "[redis-down](#redis-down))",
-        "keep `config_from_object` in `chatsite/celery.py` as step 10 has it, and "
+        f"keep `config_from_object` in `chatsite/celery.py` as step {STEP['tasks']} has it, and "
         "`CELERY_BROKER_URL = REDIS_URL` in `settings.py`; restart the worker",
         patterns=(r"consumer: Cannot connect to amqp://",),
         example="consumer: Cannot connect to amqp://guest:**@127.0.0.1:5672//: [Errno 111] "
@@ -196,7 +226,7 @@ HINTS: tuple[Hint, ...] = (
     Hint(
         "celery-unregistered",
         "the Celery worker prints `Received unregistered task of type 'chat.tasks.follow_log'` "
-        "(step 10)",
+        f"(step {STEP['tasks']})",
         "the worker does not know the task `{0}`: it never imported `chat/tasks.py`",
         "keep `app.autodiscover_tasks()` in `chatsite/celery.py`, name the module `tasks.py` "
         "in an app of `INSTALLED_APPS`, and restart the worker after adding a task",
@@ -204,14 +234,39 @@ HINTS: tuple[Hint, ...] = (
         example="Received unregistered task of type 'chat.tasks.follow_log'",
     ),
     Hint(
-        "celery-not-started",
-        "the logs page says `not started. No worker started the job within 5 s` (step 10)",
+        "celery-no-worker",
+        "the /logs/ page stays at `Waiting for a Celery worker to start the job...` "
+        f"(step {STEP['tasks']})",
         "no Celery worker took the job: none runs, it runs with another `REDIS_URL`, or all "
-        "its slots are busy (each followed log holds one until it stops)",
+        "its slots are busy (a job holds one until it ends: from step "
+        f"{STEP['task-stop']} when its page stops it, in step {STEP['tasks']} after "
+        "`MAX_RUN_SECONDS`, 10 minutes). The job waits in Redis until a worker takes it",
         "start `celery -A chatsite worker --pool threads --concurrency 20 --loglevel info` in "
-        "another terminal, in the project folder, with the same `REDIS_URL` as the server",
-        patterns=(r"No worker started the job within",),
-        example="No worker started the job within 5 s",
+        "another terminal, in the project folder, with the same `REDIS_URL` as the server; "
+        "restart it after changing `chat/tasks.py`",
+    ),
+    Hint(
+        "log-not-followed",
+        f"the /logs/ page says `(code 4404)` at once (step {STEP['tasks']})",
+        "the page opened `ws/logs/NAME/` with a NAME that is not a key of "
+        "`settings.FOLLOWED_LOGS`, and the consumer closes such a socket with 4404: it takes "
+        "a name from the browser, never a path",
+        "add the name and its file to `FOLLOWED_LOGS` in `chatsite/settings.py`, and restart "
+        "the server and the Celery worker",
+    ),
+    Hint(
+        "log-file-missing",
+        "the /logs/ page says `Job failed: [Errno 2] No such file or directory: "
+        f"'.../logs/access.log'` (step {STEP['tasks']})",
+        "the job opened the file `FOLLOWED_LOGS` names, and it is not there: the step's "
+        "`logs/` files were never made (a diff cannot create empty files), or `CHAT_LOG_DIR` "
+        "points elsewhere",
+        "create them in the project folder: `mkdir -p logs && touch logs/access.log "
+        "logs/error.log` (on Windows: a folder `logs` holding two empty files of those "
+        "names), or set `CHAT_LOG_DIR` to the folder that holds them",
+        patterns=(r"No such file or directory: '[^']*\.log'",),
+        example="Job failed: [Errno 2] No such file or directory: '.../logs/access.log'",
+        for_tests_of="tasks",
     ),
     Hint(
         "async-to-sync-in-loop",
@@ -221,7 +276,7 @@ HINTS: tuple[Hint, ...] = (
         "inside the test's event loop)",
         "in an `AsyncWebsocketConsumer` write `await self.channel_layer.group_send(...)` "
         "directly, without `async_to_sync`; test tasks with a real worker "
-        "(`celery.contrib.testing.worker.start_worker`, step 10), not eager mode",
+        f"(`celery.contrib.testing.worker.start_worker`, step {STEP['tasks']}), not eager mode",
         patterns=(r"You cannot use AsyncToSync in the same thread as an async event loop",),
         example="You cannot use AsyncToSync in the same thread as an async event loop",
     ),
@@ -286,7 +341,8 @@ HINTS: tuple[Hint, ...] = (
     ),
     Hint(
         "message-table-missing",
-        "`django.db.utils.OperationalError: no such table: chat_message` (step 8; on "
+        "`django.db.utils.OperationalError: no such table: chat_message` "
+        f"(step {STEP['history']}; on "
         'PostgreSQL `relation "chat_message" does not exist`)',
         "the `Message` model's migration has not run on this database",
         "`python manage.py migrate` (in every deploy, too)",
@@ -310,10 +366,11 @@ HINTS: tuple[Hint, ...] = (
     Hint(
         "unsaved-user",
         "`ValueError: save() prohibited to prevent data loss due to unsaved related object "
-        "'user'.` in a consumer test (step 8)",
+        f"'user'.` in a consumer test (step {STEP['history']})",
         "the test put a `User(...)` with no database row into the scope, and a saved message "
         "must point to a row",
-        "create the user first (`await User.objects.acreate(...)`), as step 8's `join()` in "
+        "create the user first (`await User.objects.acreate(...)`), as "
+        f"step {STEP['history']}'s `join()` in "
         "`chat/tests/test_consumers.py` does",
         patterns=(r"prohibited to prevent data loss due to unsaved related object 'user'",),
         example="ValueError: save() prohibited to prevent data loss due to unsaved related "
@@ -323,11 +380,31 @@ HINTS: tuple[Hint, ...] = (
         "sqlite-locked",
         "`django.db.utils.OperationalError: database is locked`",
         "two processes wrote to the SQLite file at once, and one waited longer than SQLite's "
-        "timeout",
-        'step 8\'s settings (WAL and `"transaction_mode": "IMMEDIATE"`); for several server '
-        "processes, PostgreSQL (`DATABASE_URL`)",
+        "timeout (5 s): SQLite lets one process write at a time",
+        "one server process per SQLite file, as the steps run; for several, PostgreSQL, or "
+        "SQLite's own `OPTIONS` that make writers wait their turn (docs/production.md, \"The "
+        'database")',
         patterns=(r"database is locked",),
         example="django.db.utils.OperationalError: database is locked",
+    ),
+    Hint(
+        "postgresql-run",
+        "a test whose title ends in `(postgresql)` fails in `workshop check` "
+        f"(step {STEP['history']} on), where the same test on SQLite may pass",
+        "that run serves your folder on PostgreSQL: your settings, with `DATABASES` taken from "
+        "`DATABASE_URL` by the tooling, where every other test uses your SQLite file. It "
+        "usually fails because PostgreSQL is not installed (or its programs are not found), "
+        "because your `Message` model or migration differs from step "
+        f"{STEP['history']}'s, or because of a query that SQLite forgives and PostgreSQL "
+        "refuses (a text longer than its `max_length`, a string where a number belongs)",
+        "the server log in the tests' full output names the error; install PostgreSQL "
+        "(Debian/Ubuntu `sudo apt-get install postgresql`, macOS `brew install postgresql@15`) "
+        "or set `PG_BIN` to the folder of `initdb` and `pg_ctl`; make `chat/models.py` and "
+        "`chat/migrations/` "
+        f"those of step {STEP['history']} (`python manage.py makemigrations --check --dry-run` "
+        "says whether model and migrations agree), then `python manage.py migrate`",
+        example="(postgresql)",
+        for_test_titled=r"(?i)\bpostgresql\b",
     ),
     Hint(
         "apps-not-loaded",
@@ -412,6 +489,9 @@ HINTS: tuple[Hint, ...] = (
         "step 5's consumer does",
         patterns=(r"JSONDecodeError", r"Expecting value: line 1", r"KeyError: 'message'"),
         example="json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)",
+        # Only where the input checks are tested: a check of the student's own suite runs
+        # it against a consumer without them on purpose, whose output has these errors.
+        for_tests_of="input-checks",
     ),
     Hint(
         "channel-layer-not-installed",
@@ -457,18 +537,22 @@ HINTS: tuple[Hint, ...] = (
     Hint(
         "channel-full",
         "`channels.exceptions.ChannelFull`, or messages silently missing under load",
-        "a consumer's mailbox in the channel layer holds 100 messages for 60 s; `send` raises "
-        "and `group_send` drops the rest (logged at `INFO`)",
-        'read faster than you send, or raise `capacity` in `CHANNEL_LAYERS["default"]["CONFIG"]`',
-        patterns=(r"ChannelFull",),
+        "each server process has one mailbox in Redis for all of its sockets, holding at most "
+        "`capacity` messages (100 unless set) for 60 s: past that, `send` raises and "
+        "`group_send` drops the message for that process's members, logging `over capacity` "
+        "(at `INFO`)",
+        '`"capacity": 1500` in `CHANNEL_LAYERS["default"]["CONFIG"]`, as step '
+        f"{STEP['burst']} sets it (a class pressing Enter at once); "
+        "`python3 -m workshop doctor N` compares yours with the step's",
+        patterns=(r"ChannelFull", r"channels over capacity in group"),
         example="channels.exceptions.ChannelFull",
     ),
     Hint(
         "redis-restart",
         "sockets close after Redis restarts",
         "the connections to the old Redis are gone",
-        "reload the page (step 6's page reconnects by itself); channels_redis connects again "
-        "on the next call",
+        f"reload the page (step {STEP['reconnect']}'s page reconnects by itself); "
+        "channels_redis connects again on the next call",
     ),
     Hint(
         "order-across-senders",
@@ -506,10 +590,10 @@ HINTS: tuple[Hint, ...] = (
         patterns=(r"((?:Syntax|Indentation|Name)Error: .*)",),
         example="NameError: name 'async_to_sync' is not defined",
     ),
-    # Step 7: users.
+    # From the step with users on.
     Hint(
         "scope-without-user",
-        "`KeyError: 'user'` in a consumer (step 7)",
+        f"`KeyError: 'user'` in a consumer (step {STEP['login']})",
         "no `AuthMiddlewareStack` around the routes in `asgi.py`, or a consumer test that "
         "builds the scope without a user",
         "keep step 2's `AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(...)))`; in a "
@@ -519,27 +603,30 @@ HINTS: tuple[Hint, ...] = (
     ),
     Hint(
         "disconnect-after-refusal",
-        "`AttributeError: 'ChatConsumer' object has no attribute 'layer_check'` (or "
-        "`'room_group_name'`) after a refused socket (step 7)",
+        "`AttributeError: 'ChatConsumer' object has no attribute 'room_group_name'` (or "
+        f"`'job_id'`) after a refused socket (step {STEP['login']})",
         "`disconnect()` also runs for a socket that `connect()` refused (an anonymous user); "
         "that socket never got `{0}`, because `connect()` returned before setting it",
-        'return at the top of `disconnect()` when `not self.scope["user"].is_authenticated`, '
-        "as step 7's consumer does",
-        patterns=(r"'\w+' object has no attribute '(layer_check|room_group_name)'",),
-        example="AttributeError: 'ChatConsumer' object has no attribute 'layer_check'",
+        "set it before `connect()` can refuse, as step "
+        f"{STEP['task-stop']}'s `LogConsumer` sets `self.job_id = None`, or return at the top "
+        'of `disconnect()` when `not self.scope["user"].is_authenticated`, as step '
+        f"{STEP['login']}'s `ChatConsumer` does",
+        patterns=(r"'\w+' object has no attribute '(room_group_name|job_id)'",),
+        example="AttributeError: 'ChatConsumer' object has no attribute 'room_group_name'",
     ),
     Hint(
         "login-template",
         "`django.template.exceptions.TemplateDoesNotExist: registration/login.html` in the "
-        "server log, `TemplateDoesNotExist at /accounts/login/` on the page (step 7)",
+        "server log, `TemplateDoesNotExist at /accounts/login/` on the page "
+        f"(step {STEP['login']})",
         "`django.contrib.auth.urls` brings the login view, but not the page it renders",
-        "write `chat/templates/registration/login.html`, as step 7 does",
+        f"write `chat/templates/registration/login.html`, as step {STEP['login']} does",
         patterns=(r"TemplateDoesNotExist: registration/login\.html",),
         example="django.template.exceptions.TemplateDoesNotExist: registration/login.html",
     ),
     Hint(
         "login-redirect",
-        "`Not Found: /accounts/profile/` right after logging in (step 7)",
+        f"`Not Found: /accounts/profile/` right after logging in (step {STEP['login']})",
         "no `LOGIN_REDIRECT_URL` in the settings, so Django's default applies",
         '`LOGIN_REDIRECT_URL = "index"` in `chatsite/settings.py`',
         patterns=(r"Not Found: /accounts/profile/",),
@@ -547,16 +634,17 @@ HINTS: tuple[Hint, ...] = (
     ),
     Hint(
         "logout-by-get",
-        "`Method Not Allowed (GET): /accounts/logout/` in the server log, a blank page (step 7)",
+        "`Method Not Allowed (GET): /accounts/logout/` in the server log, a blank page "
+        f"(step {STEP['login']})",
         "a link to the logout URL: Django 5 logs out by POST only",
-        'a form with `method="post"` and `{{% csrf_token %}}`, as step 7\'s '
-        "`chat/logged_in_as.html`",
+        'a form with `method="post"` and `{{% csrf_token %}}`, as '
+        f"step {STEP['login']}'s `chat/logged_in_as.html`",
         patterns=(r"Method Not Allowed \(GET\): /accounts/logout/",),
         example="Method Not Allowed (GET): /accounts/logout/",
     ),
     Hint(
         "logout-without-csrf",
-        "`Forbidden (CSRF token missing.): /accounts/logout/` (step 7)",
+        f"`Forbidden (CSRF token missing.): /accounts/logout/` (step {STEP['login']})",
         "the logout form has no CSRF token",
         "put `{{% csrf_token %}}` inside the `<form>`",
         patterns=(r"Forbidden \(CSRF token missing\.\): /accounts/logout/",),
@@ -564,7 +652,7 @@ HINTS: tuple[Hint, ...] = (
     ),
     Hint(
         "not-logged-in",
-        "`Disconnected (code 4401): you are not logged in` on a room page (step 7)",
+        f"`Disconnected (code 4401): you are not logged in` on a room page (step {STEP['login']})",
         "the socket's handshake carried no valid session: logged out in another tab, the "
         "session expired, or the page was opened on another host name than the one you logged "
         "in on (`localhost` and `127.0.0.1` have separate cookies)",
@@ -646,12 +734,25 @@ def _line_of(text: str, match: re.Match) -> str:
     return _LOG_PREFIX.sub("", text[start : end if end != -1 else len(text)].strip())
 
 
-def find_hints(text: str) -> list[Found]:
-    """The hints whose patterns occur in text (specific ones first; generic only as fallback)."""
+def find_hints(text: str, test: str = "", capability: str | None = None) -> list[Found]:
+    """The hints for a failure (specific ones first; generic only as fallback): those whose
+    patterns occur in its text, and those for a test of its title.
+
+    test is the failing test's title as `check` shows it; capability the one that test
+    checks, None when unknown (then a hint for another capability's tests is offered too).
+    """
     found: list[Found] = []
     for hint in HINTS:
         if hint.generic and found:
             break
+        if hint.for_tests_of and capability is not None and capability != hint.for_tests_of:
+            continue
+        if hint.for_test_titled:
+            if re.search(hint.for_test_titled, test):
+                found.append(
+                    Found(hint, test, plain(_fill(hint.why, None)), plain(_fill(hint.fix, None)))
+                )
+            continue
         for pattern in hint.patterns:
             match = re.search(pattern, text)
             if match:

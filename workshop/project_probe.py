@@ -89,7 +89,7 @@ def celery_app(package: str) -> dict | None:
     """The project's Celery app (PACKAGE/celery.py, where `celery -A PACKAGE` looks): its
     broker and tasks, or the error that stops it loading; None if the project has none."""
     name = f"{package}.celery"
-    loaded_by_django = name in sys.modules  # PACKAGE/__init__.py imports it (step 11)
+    loaded_by_django = name in sys.modules  # PACKAGE/__init__.py imports it (the step with tasks)
     try:
         if importlib.util.find_spec(name) is None:
             return None
@@ -97,11 +97,42 @@ def celery_app(package: str) -> dict | None:
         app.loader.import_default_modules()  # what the worker does: autodiscover_tasks()
     except BaseException as error:  # noqa: BLE001
         return {"error": error_text(error)}
+    tasks = sorted(task for task in app.tasks if not task.startswith("celery."))
     return {
         "loaded_by_django": loaded_by_django,
         "broker": str(app.conf.broker_url),
-        "tasks": sorted(task for task in app.tasks if not task.startswith("celery.")),
+        "tasks": tasks,
+        # What each task takes: the server's .delay(...) must give it the same.
+        "parameters": {name: _parameters(app.tasks[name].run) for name in tasks},
     }
+
+
+def _parameters(function) -> list[str] | None:
+    try:
+        return list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return None
+
+
+def channel_layer(layers) -> dict | None:
+    """The default channel layer: its BACKEND, the capacity its CONFIG sets (None: not
+    set), and that backend's own default capacity (None: not known, or not importable)."""
+    config = layers.get("default") if isinstance(layers, dict) else None
+    if not isinstance(config, dict):
+        return None
+    backend = str(config.get("BACKEND"))
+    options = config.get("CONFIG") or {}
+    capacity = options.get("capacity") if isinstance(options, dict) else None
+    default = None
+    try:
+        module, _, name = backend.rpartition(".")
+        parameter = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+        default = parameter["capacity"].default if "capacity" in parameter else None
+    except BaseException:  # noqa: BLE001  (a backend that does not import: doctor says so)
+        pass
+    if not isinstance(capacity, (int, type(None))):
+        capacity = repr(capacity)  # doctor shows it; JSON could not carry every value
+    return {"backend": backend, "capacity": capacity, "default_capacity": default}
 
 
 def probe(project: pathlib.Path) -> dict:
@@ -122,6 +153,7 @@ def probe(project: pathlib.Path) -> dict:
         }
     else:
         result["channel_layers"] = None
+    result["channel_layer"] = channel_layer(layers)
     if not result["asgi_application"]:
         return result
     try:

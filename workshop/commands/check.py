@@ -2,10 +2,12 @@
 
 Runs the repository's own acceptance tests for the step (tests/acceptance, and for
 the step that ships tests, tests/test_student_suite.py) on the student's folder:
-the very same black-box tests, started with --project PATH --step N. Progress is
-shown while they run; afterwards each failure gets the likely cause and its fix
-from workshop/hints.py (the rows of docs/troubleshooting.md), found in the failure and the log
-of the step's server (tests/conftest.py adds that log to a failing test's report).
+the very same black-box tests, started with --project PATH --step N. By default only
+those that find the step's usual mistakes, within a minute or so (check_plugin.py says
+which); --full runs every one. Progress is shown while they run; afterwards each
+failure gets the likely cause and its fix from workshop/hints.py (the rows of
+docs/troubleshooting.md), found in the failure and the log of the step's server
+(tests/conftest.py adds that log to a failing test's report).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shlex
 import shutil
 import subprocess
 import sys
@@ -43,7 +46,7 @@ def pytest_command(
     command += ["-p", "workshop.check_plugin", "-p", "no:cacheprovider", "-q", "--color=no"]
     command += [f"--basetemp={basetemp}"]  # its own: never shares pytest's with another run
     if not full:
-        command += ["-m", "not slow"]
+        command.append("--usual-mistakes")  # workshop/check_plugin.py chooses them
     return command
 
 
@@ -58,6 +61,7 @@ class Progress:
         self.current: dict | None = None
         self.current_since = 0.0
         self.current_announced = False
+        self.left_out = 0  # tests the run left for --full
 
     def poll(self) -> None:
         try:
@@ -81,7 +85,14 @@ class Progress:
     def handle(self, event: dict) -> None:
         kind = event["event"]
         if kind == "collected":
-            _say(f"Running {event['count']} tests.")
+            self.left_out = event.get("left_out", 0)
+            if self.left_out:
+                _say(
+                    f"Running the {event['count']} tests that find this step's usual mistakes "
+                    f"({self.left_out} more with --full)."
+                )
+            else:
+                _say(f"Running {event['count']} tests.")
         elif kind == "fixture" and event["phase"] == "start":
             _say(f"  ...   {event['what']}")
         elif kind == "test-start":
@@ -102,7 +113,11 @@ def group_by_hint(failures: list[dict]) -> tuple[list[tuple[Found, list[dict]]],
     groups: dict[str, tuple[Found, list[dict]]] = {}
     unexplained = []
     for failure in failures:
-        found = find_hints(failure["crash"] + "\n" + failure["text"])
+        found = find_hints(
+            failure["crash"] + "\n" + failure["text"],
+            test=failure["title"],
+            capability=failure.get("capability") or "",
+        )
         if not found:
             unexplained.append(failure)
         for hint in found:
@@ -116,7 +131,8 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def report(results: list[dict], step: Step, log_path: pathlib.Path) -> int:
+def report(results: list[dict], step: Step, log_path: pathlib.Path, rest: str = "") -> int:
+    """The summary after the run; rest says how to run the tests it left out (if any)."""
     failures = [r for r in results if r["outcome"] == "failed"]
     skipped = [r for r in results if r["outcome"] == "skipped"]
     passed = len(results) - len(failures) - len(skipped)
@@ -156,9 +172,28 @@ def report(results: list[dict], step: Step, log_path: pathlib.Path) -> int:
             _say(f"  {count} test(s): {reason}")
     if failures or skipped:
         _say(f"\nThe tests' full output: {log_path}")
+        if rest:
+            _say(rest)
         return 1 if failures else 3
-    _say(f"Step {step.number} is right: every test passes.")
+    if rest:
+        _say(f"Step {step.number} looks right: every test of its usual mistakes passes.")
+        _say(rest)
+    else:
+        _say(f"Step {step.number} is right: every test passes.")
     return 0
+
+
+def the_rest(left_out: int, step: Step, path: str | None) -> str:
+    """How to run the tests a run without --full left out."""
+    if not left_out:
+        return ""
+    folder = f" {shlex.quote(path)}" if path else ""
+    return (
+        f"{left_out} more test(s) of step {step.number} were left out (the earlier steps' "
+        "lessons beyond a first test each, more browser tests, the slow tests: sockets "
+        "idle for a minute, a load test); to run them all, a few minutes:\n"
+        f"  python3 -m workshop check {step.number}{folder} --full"
+    )
 
 
 def run_check(step: Step, path: str | None = None, full: bool = False) -> int:
@@ -179,8 +214,6 @@ def run_check(step: Step, path: str | None = None, full: bool = False) -> int:
     events_path, log_path = scratch / "events.jsonl", scratch / "pytest-output.txt"
     env = dict(os.environ, WORKSHOP_CHECK_EVENTS=str(events_path), PYTHONUNBUFFERED="1")
     env.pop("WORKSHOP_COVERAGE", None)  # a student's folder is not the lesson's code
-    if not full:
-        _say("(The slow tests are left out: sockets idle for a minute, a load test. --full)")
     command = pytest_command(step, project, full, basetemp=scratch / "tmp")
     progress = Progress(events_path)
     with open(log_path, "wb") as log:
@@ -202,7 +235,7 @@ def run_check(step: Step, path: str | None = None, full: bool = False) -> int:
         _say("\n".join(log_path.read_text(errors="replace").splitlines()[-30:]))
         _say(f"\n(all of it: {log_path})")
         return 2
-    code = report(progress.results, step, log_path)
+    code = report(progress.results, step, log_path, the_rest(progress.left_out, step, path))
     if code == 0 and any(result.failed for result in settings):
         _say("\nBut your settings have the problem(s) marked FAIL above: fix them too.")
         code = 1

@@ -24,6 +24,7 @@ from ..manifest import REPO_ROOT, Step, load_steps
 from ..pins import CONSTRAINTS, exact_pins, installed_version, pin_mismatches, pyproject_pins
 from ..ports import port_is_free
 from ..redis_server import DEFAULT_URL, configured_url
+from ..reference_steps import Layer, layer_of, layer_origin, task_origin, tasks_of
 from ..student_python import Interpreter, InterpreterError, student_python
 
 MINIMUM_PYTHON = (3, 11)
@@ -254,8 +255,53 @@ def probe_project(project: pathlib.Path, python: pathlib.Path) -> dict:
         return {"settings_error": output[-1] if output else f"exit {completed.returncode}"}
 
 
+def check_layer(layer: dict | None, step: Step, settings_file: str) -> Result:
+    """The student's default channel layer against the one the reference step sets; the
+    advice names the step that set it (layer is what project_probe.py found)."""
+    expected, origin = layer_of(step), layer_origin(step)
+    as_set = f"as step {origin.number} sets it"
+    if not layer or layer.get("backend") in (None, "None"):
+        return Result(
+            "FAIL",
+            "no CHANNEL_LAYERS in settings: self.channel_layer is None, and the consumer "
+            "fails with `'NoneType' object has no attribute 'group_add'`",
+            f"add CHANNEL_LAYERS to {settings_file}: {expected.describe()} at REDIS_URL, {as_set}",
+        )
+    backend = layer["backend"]
+    if backend != expected.backend:
+        why = (
+            "the in-memory layer lives inside one server process, so rooms do not reach other "
+            "processes, nor workers and commands the server"
+            if "InMemory" in backend
+            else "the steps are written for Channels' default layer, which keeps a message "
+            "in Redis until it is read (up to 60 s), so that a worker started late still gets it"
+        )
+        return Result(
+            "warn",
+            f"CHANNEL_LAYERS uses {backend}, where step {step.number} uses {expected.backend}; "
+            f"{why}",
+            f"set CHANNEL_LAYERS in {settings_file} to {expected.describe()} at REDIS_URL, "
+            f"{as_set}",
+        )
+    capacity = layer.get("capacity")
+    yours = Layer(backend, capacity if isinstance(capacity, int) else None)
+    wanted, have = expected.effective_capacity, yours.effective_capacity
+    if wanted is not None and have is not None and have < wanted:
+        shown = f"{have}" if yours.capacity is not None else f"{have} (not set: its default)"
+        return Result(
+            "warn",
+            f"the channel layer's capacity is {shown}; step {origin.number} sets {wanted}: "
+            "each server process has one mailbox in Redis for all its sockets, and past "
+            f"{have} waiting messages the layer drops them (a class of 200 pressing Enter "
+            "5 times at once is 1,000 messages)",
+            f'add "capacity": {wanted} to CHANNEL_LAYERS["default"]["CONFIG"] in '
+            f"{settings_file}, {as_set}",
+        )
+    return Result("ok", f"CHANNEL_LAYERS: {yours.describe()}")
+
+
 def check_worker(found: dict, apps: list[str], settings_file: str) -> list[Result]:
-    """What `manage.py runworker mentions` needs (steps with notifications)."""
+    """What `manage.py runworker mentions` needs (steps with a worker)."""
     results = []
     if "channels" not in apps:
         results.append(
@@ -283,19 +329,17 @@ def check_worker(found: dict, apps: list[str], settings_file: str) -> list[Resul
     return results
 
 
-# The task step 10's /logs/ page sends to the worker (chat/tasks.py).
-FOLLOW_TASK = "chat.tasks.follow_log"
-
-
-def check_celery(celery: dict | None) -> list[Result]:
+def check_celery(celery: dict | None, step: Step) -> list[Result]:
     """What `celery -A chatsite worker` needs (steps with tasks); celery is what
-    project_probe.py found (None: no chatsite/celery.py)."""
+    project_probe.py found (None: no chatsite/celery.py). The tasks, and what each takes,
+    are those of the step's chat/tasks.py."""
+    first = next(s for s in load_steps() if s.has("tasks"))
     if celery is None:
         return [
             Result(
                 "FAIL",
                 "no chatsite/celery.py: `celery -A chatsite worker` finds no Celery app",
-                "write chatsite/celery.py as step 10 has it (Celery's Django guide)",
+                f"write chatsite/celery.py as step {first.number} has it (Celery's Django guide)",
             )
         ]
     if "error" in celery:
@@ -330,19 +374,40 @@ def check_celery(celery: dict | None) -> list[Result]:
                 '"django.conf:settings", namespace="CELERY") in chatsite/celery.py',
             )
         )
-    if FOLLOW_TASK not in celery["tasks"]:
-        results.append(
-            Result(
-                "FAIL",
-                f"the worker would not know {FOLLOW_TASK}: it prints `Received unregistered "
-                f"task of type '{FOLLOW_TASK}'`",
-                "keep app.autodiscover_tasks() in chatsite/celery.py, and the task in "
-                "chat/tasks.py",
+    registered = []
+    for task, parameters in tasks_of(step).items():
+        if task not in celery["tasks"]:
+            results.append(
+                Result(
+                    "FAIL",
+                    f"the worker would not know {task}: it prints `Received unregistered "
+                    f"task of type '{task}'`",
+                    "keep app.autodiscover_tasks() in chatsite/celery.py, and the task in "
+                    "chat/tasks.py",
+                )
             )
-        )
+            continue
+        takes = celery.get("parameters", {}).get(task)
+        if takes is not None and tuple(takes) != parameters:
+            since = task_origin(step, task)
+            results.append(
+                Result(
+                    "warn",
+                    f"{task} takes ({', '.join(takes)}), where step {step.number}'s takes "
+                    f"({', '.join(parameters)}), as since step {since.number}: unless your "
+                    "consumer's .delay(...) gives it just those, the worker fails each job "
+                    "with a TypeError",
+                    f"give it step {since.number}'s parameters and call it as that step's "
+                    "chat/consumers.py does; then restart the Celery worker",
+                )
+            )
+        registered.append(f"{task}({', '.join(parameters)})")
     if not results:
         results.append(
-            Result("ok", f"Celery app: broker {celery['broker']}, task {FOLLOW_TASK} registered")
+            Result(
+                "ok",
+                f"Celery app: broker {celery['broker']}, task {', '.join(registered)} registered",
+            )
         )
     return results
 
@@ -407,28 +472,7 @@ def check_project(
         results.append(Result("ok", f"ASGI_APPLICATION = {asgi!r}"))
 
     if step.has("groups"):
-        layers = found.get("channel_layers") or {}
-        backend = layers.get("default")
-        if not backend:
-            results.append(
-                Result(
-                    "FAIL",
-                    "no CHANNEL_LAYERS in settings: self.channel_layer is None, and the consumer "
-                    "fails with `'NoneType' object has no attribute 'group_add'`",
-                    f"add the CHANNEL_LAYERS block of step 3 (channels_redis, REDIS_URL) to "
-                    f"{settings_file}",
-                )
-            )
-        elif "InMemory" in backend:
-            results.append(
-                Result(
-                    "warn",
-                    f"CHANNEL_LAYERS uses {backend}: rooms do not reach other server processes",
-                    "use channels_redis.core.RedisChannelLayer as in step 3",
-                )
-            )
-        else:
-            results.append(Result("ok", f"CHANNEL_LAYERS: {backend}"))
+        results.append(check_layer(found.get("channel_layer"), step, settings_file))
 
     routes = found.get("websocket_routes")
     if step.has("websocket") and routes is not None and "asgi_error" not in found:
@@ -453,10 +497,10 @@ def check_project(
         else:
             results.append(Result("ok", f"{len(routes)} WebSocket route(s), each with as_asgi()"))
 
-    if step.has("notifications"):
+    if step.has("worker"):
         results += check_worker(found, apps, settings_file)
     if step.has("tasks") and "celery" in found:  # the probe got as far as Celery
-        results += check_celery(found["celery"])
+        results += check_celery(found["celery"], step)
 
     login = found.get("login_page")
     if step.has("login") and login is not None:
