@@ -80,3 +80,64 @@ def steps_where_changed(steps: list[Step], parts: tuple[str, ...]) -> list[Step]
         if any(part_source(step.path, p) != part_source(before.path, p) for p in parts):
             chosen.append(step)
     return chosen
+
+
+# Subjects many tests share. A room's chat is made of these parts, from the page to the
+# layer and the database: a test of the room alone exercises them, and nothing a later
+# step adds beside them (a user's notifications, the mentions worker, the log page). On a
+# step that only adds beside them, the room's quicker tests (left without a subject) are
+# its smoke test, and these run where the room changed.
+_PACKAGES = tuple(
+    f"requirements.txt::{package}"
+    for package in ("django", "channels", "daphne", "channels-redis", "redis")
+)
+_SERVING = (
+    "chat/consumers.py::LayerAwareConsumer",
+    "chat/consumers.py::LAYER_UNAVAILABLE",
+    "chat/consumers.py::NOT_LOGGED_IN",
+    "chat/routing.py",
+    "chat/templates/chat/reconnecting_socket.html",
+    "chatsite/asgi.py",
+    "chatsite/settings.py::INSTALLED_APPS",
+    "chatsite/settings.py::MIDDLEWARE",
+    "chatsite/settings.py::DATABASES",
+    "chatsite/settings.py::REDIS_URL",
+    "chatsite/settings.py::CHANNEL_LAYERS",
+    *_PACKAGES,
+)
+ROOM_CHAT = (
+    *_SERVING,
+    "chat/consumers.py::ChatConsumer",
+    "chat/consumers.py::load_history",
+    "chat/consumers.py::parse_chat_message",
+    "chat/consumers.py::MAX_MESSAGE_LENGTH",
+    "chat/consumers.py::HISTORY_LENGTH",
+    "chat/mentions.py::find_mentions",
+    "chat/mentions.py::MENTION_PATTERN",
+    "chat/models.py",
+    "chat/rooms.py",
+    "chat/urls.py",
+    "chat/views.py::room",
+    "chat/templates/chat/room.html",
+    "chat/templates/chat/logged_in_as.html",
+    "chat/templates/chat/notifications.html",
+    "chatsite/urls.py",
+)
+# A user's notification socket, and the commands that push to it and into a room.
+NOTIFICATIONS = (
+    *_SERVING,
+    "chat/consumers.py::NotificationConsumer",
+    "chat/consumers.py::ChatConsumer",
+    "chat/push.py",
+    "chat/management/commands/notify.py",
+    "chat/management/commands/announce.py",
+    "chat/templates/chat/notifications.html",
+    "chat/templates/chat/index.html",
+    "chat/templates/chat/room.html",
+)
+# A mention, from the room's consumer through the worker to the user's notification socket.
+MENTIONS = (
+    *NOTIFICATIONS,
+    "chat/mentions.py",
+    "chatsite/settings.py::LOGGING",
+)

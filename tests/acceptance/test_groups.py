@@ -16,6 +16,7 @@ from tests.chat_client import (
 )
 from tests.pages import open_room, open_room_in_new_window, post_message, wait_until_log_contains
 from tests.stored_messages import assert_stored_once
+from tests.subjects import ROOM_CHAT
 
 pytestmark = pytest.mark.needs("groups")
 
@@ -76,6 +77,9 @@ def test_two_daphne_processes_share_rooms_through_redis(server, start_server):
 
 
 @pytest.mark.slow
+@pytest.mark.subject(
+    *ROOM_CHAT
+)  # heavy: where the room changed; the tests above are its smoke test
 def test_a_crowded_room_gets_every_message_in_order_per_sender(step, start_server):
     server = start_server(measure=False)  # a load test: coverage tracing would only slow it
     # Messages go in rounds (see chat_in_rounds), every delivery counted, never timed.

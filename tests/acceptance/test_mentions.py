@@ -16,9 +16,10 @@ from selenium.webdriver.common.by import By
 
 from tests.chat_client import join, next_frame, nothing_arrives, notifications_of, say
 from tests.pages import log_in_as, post_message, text_of, wait_for
+from tests.subjects import MENTIONS
 from workshop.accounts import ALICE, BOB, STUDENT, session_for
 
-pytestmark = pytest.mark.needs("worker")
+pytestmark = [pytest.mark.needs("worker"), pytest.mark.subject(*MENTIONS)]
 
 # How long a mention may take to reach a page, through the worker.
 DELIVERY_SECONDS = 5.0

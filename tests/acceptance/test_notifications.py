@@ -23,12 +23,13 @@ from tests.chat_client import (
     open_socket,
 )
 from tests.pages import log_in_as, text_of
+from tests.subjects import NOTIFICATIONS
 from workshop.accounts import ALICE, BOB, Account
 from workshop.ports import free_port
 from workshop.processes import wait_until
 from workshop.step_server import project_env
 
-pytestmark = pytest.mark.needs("notifications")
+pytestmark = [pytest.mark.needs("notifications"), pytest.mark.subject(*NOTIFICATIONS)]
 
 NOT_LOGGED_IN = 4401  # the close code of step 07 (chat/consumers.py)
 # How long a command's message may take to reach a page once the command returned.

@@ -17,10 +17,11 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.chat_client import chat_message, close_code, join, next_frame, notifications_of, say
 from tests.pages import chat_log, open_room, post_message, text_of, wait_until_log_contains
+from tests.subjects import NOTIFICATIONS, ROOM_CHAT
 from workshop.accounts import BOB
 from workshop.processes import wait_until
 
-pytestmark = [pytest.mark.needs("reconnect"), pytest.mark.slow]
+pytestmark = [pytest.mark.needs("reconnect"), pytest.mark.slow, pytest.mark.subject(*ROOM_CHAT)]
 
 # The close code step 06 sends when the channel layer (Redis) is unreachable.
 LAYER_UNAVAILABLE = 4503
@@ -91,6 +92,7 @@ def test_redis_stopping_closes_sockets_with_4503_and_the_chat_serves_again(
 
 
 @pytest.mark.needs("notifications")
+@pytest.mark.subject(*NOTIFICATIONS)
 def test_redis_stopping_closes_the_notification_socket_with_4503_too(private_redis, start_server):
     # From step 09 each page also has a notification socket: it must notice as well, or a
     # page would wait for notifications that cannot come, and never reconnect.

@@ -20,10 +20,11 @@ from tests.pages import (
     wait_for,
 )
 from tests.stored_messages import assert_stored_once, serve_on_postgres
+from tests.subjects import ROOM_CHAT
 from workshop.processes import wait_until
 from workshop.step_server import run_manage
 
-pytestmark = [pytest.mark.needs("history"), pytest.mark.slow]
+pytestmark = [pytest.mark.needs("history"), pytest.mark.slow, pytest.mark.subject(*ROOM_CHAT)]
 
 # The page waits at most 8 s between attempts, plus the time an attempt takes.
 RECONNECT_SECONDS = 20

@@ -42,8 +42,9 @@ from tests.chat_client import (
     say,
 )
 from tests.pages import open_page, open_room, post_message, text_of, wait_until_log_contains
+from tests.subjects import ROOM_CHAT
 
-pytestmark = pytest.mark.needs("hostile-input")
+pytestmark = [pytest.mark.needs("hostile-input"), pytest.mark.subject(*ROOM_CHAT)]
 
 MEBIBYTE = 1024 * 1024
 

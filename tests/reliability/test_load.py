@@ -14,8 +14,9 @@ import asyncio
 import pytest
 
 from tests.chat_client import burst_across_rooms
+from tests.subjects import ROOM_CHAT
 
-pytestmark = [pytest.mark.needs("burst"), pytest.mark.slow]
+pytestmark = [pytest.mark.needs("burst"), pytest.mark.slow, pytest.mark.subject(*ROOM_CHAT)]
 
 
 def test_a_burst_across_20_rooms_loses_nothing_and_keeps_each_senders_order(start_server):

@@ -14,9 +14,10 @@ import sys
 import pytest
 
 from tests.conftest import prepared_copy, unavailable
+from tests.subjects import ROOM_CHAT
 from workshop.step_server import project_env
 
-pytestmark = pytest.mark.needs("hostile-input")
+pytestmark = [pytest.mark.needs("hostile-input"), pytest.mark.subject(*ROOM_CHAT)]
 
 DRIVER = pathlib.Path(__file__).with_name("property_driver.py")
 MAX_EXAMPLES = 300  # about 15 s on a busy laptop; derandomized, so the same every run
