@@ -29,7 +29,7 @@ from workshop.ports import free_port
 from workshop.processes import wait_until
 from workshop.step_server import project_env
 
-pytestmark = [pytest.mark.needs("notifications"), pytest.mark.subject(*NOTIFICATIONS)]
+pytestmark = pytest.mark.needs("notifications")
 
 NOT_LOGGED_IN = 4401  # the close code of step 07 (chat/consumers.py)
 # How long a command's message may take to reach a page once the command returned.
@@ -122,6 +122,7 @@ def members_in_redis(server, group: str) -> int:
         return client.zcard(f"asgi:group:{group}")
 
 
+@pytest.mark.subject(*NOTIFICATIONS)  # where the notifications changed; the rest run everywhere
 def test_notify_shows_on_the_users_open_page_within_a_second(server, any_users_browser):
     browser = any_users_browser
     # A fresh account: no page of it is open anywhere else, so its group is empty until
@@ -143,6 +144,7 @@ def test_notify_shows_on_the_users_open_page_within_a_second(server, any_users_b
     assert text_of(browser, "notification-count") == "1"
 
 
+@pytest.mark.subject(*NOTIFICATIONS)  # where the notifications changed; the rest run everywhere
 def test_notifications_carry_json_text(server):
     # The frame is JSON with the text as a string, whatever the text holds.
     async def scenario():
