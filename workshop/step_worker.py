@@ -24,8 +24,9 @@ MENTIONS_CHANNEL = "mentions"
 class StoppedWithCtrlC(StepServer):
     """A worker process that the tooling stops the way a student does."""
 
-    # How long a first Ctrl-C may take before the second.
+    # How long a first Ctrl-C may take before the second, and the second before SIGTERM.
     WARM_SHUTDOWN_SECONDS = 3.0
+    COLD_SHUTDOWN_SECONDS = 3.0
 
     def start(self, timeout: float = 30.0) -> StoppedWithCtrlC:
         # The log is appended to on every start: ready() reads what this start wrote.
@@ -48,7 +49,7 @@ class StoppedWithCtrlC(StepServer):
         # for ten minutes, and one of step 12 whose page never closed until its flag
         # expires. So, as a student does, a second Ctrl-C after a moment: Celery's cold
         # shutdown, which ends the running jobs (and saves the coverage data too).
-        for wait in (self.WARM_SHUTDOWN_SECONDS, grace):
+        for wait in (self.WARM_SHUTDOWN_SECONDS, self.COLD_SHUTDOWN_SECONDS):
             if self.process is None or self.process.poll() is not None:
                 break
             self.process.send_signal(signal.SIGINT)
@@ -56,7 +57,10 @@ class StoppedWithCtrlC(StepServer):
                 self.process.wait(timeout=wait)
             except subprocess.TimeoutExpired:
                 pass  # Ctrl-C again; after that StepServer.stop terminates it, then kills it
-        return super().stop(grace)
+        # A job still running now is one the cold shutdown cannot end (the threads pool
+        # has no way to stop a thread: step 11's jobs follow their log for ten minutes),
+        # and SIGTERM cannot either: only SIGKILL ends it, so no long wait before it.
+        return super().stop(min(grace, self.COLD_SHUTDOWN_SECONDS))
 
 
 class StepWorker(StoppedWithCtrlC):

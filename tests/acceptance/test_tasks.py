@@ -226,7 +226,9 @@ JOBS = 20
 LINES_EACH_FILE = 100
 
 
-# From step 12 only: on step 11 each job would hold its worker slot for ten minutes.
+# From step 12 only: on step 11 each job would hold its worker slot for ten minutes. A load
+# test (about 20 s): `workshop check` runs it with --full.
+@pytest.mark.slow
 @pytest.mark.needs("task-stop")
 def test_twenty_jobs_each_get_their_files_lines_in_order(server, celery_worker):
     files = {"access": log_path(server, "access"), "error": log_path(server, "error")}

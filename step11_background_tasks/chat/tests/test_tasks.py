@@ -61,12 +61,16 @@ def append(*lines):
 
 
 @override_settings(FOLLOWED_LOGS=TEST_LOGS)
-@mock.patch.object(tasks, "MAX_RUN_SECONDS", TEST_RUN_SECONDS)
 class FollowLogTests(TransactionTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         TEST_LOGS["test"].touch()
+        # For the whole class, not per test: a job the worker starts as a test ends
+        # must end within seconds too, or stopping the worker waits ten minutes.
+        short_jobs = mock.patch.object(tasks, "MAX_RUN_SECONDS", TEST_RUN_SECONDS)
+        short_jobs.start()
+        cls.addClassCleanup(short_jobs.stop)  # after tearDownClass has stopped the worker
         # A real worker, in a thread of this process: the threads pool, 4 jobs at once.
         cls.worker = start_worker(
             celery_app, pool="threads", concurrency=4, perform_ping_check=False
