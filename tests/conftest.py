@@ -441,19 +441,33 @@ def server(step, server_pool, request) -> StepServer:
     return server_pool.shared(step, _redis_for(step, request))
 
 
+@contextlib.contextmanager
+def stopped_after(start):
+    """A fixture's starter: start(...) as given, and every process it started stopped
+    when the fixture ends (after the test)."""
+    started = []
+
+    def start_and_remember(*args, **kwargs):
+        process = start(*args, **kwargs)
+        started.append(process)
+        return process
+
+    try:
+        yield start_and_remember
+    finally:
+        for process in started:
+            process.stop()
+
+
 @pytest.fixture
 def start_server(step, server_pool, request):
     """Start extra Daphne processes of the step under test; they stop after the test."""
-    started = []
 
     def start(redis_url: str | None = None, measure: bool = True) -> StepServer:
-        server = server_pool.start(step, redis_url or _redis_for(step, request), measure)
-        started.append(server)
-        return server
+        return server_pool.start(step, redis_url or _redis_for(step, request), measure)
 
-    yield start
-    for server in started:
-        server.stop()
+    with stopped_after(start) as starter:
+        yield starter
 
 
 @pytest.fixture
@@ -503,16 +517,12 @@ def mentions_worker(step, server_pool, request) -> StepWorker:
 def start_mentions_worker(step, server_pool, request):
     """Start more `manage.py runworker mentions` processes of the step on the Redis of the
     `server` fixture; stopped after the test."""
-    started = []
 
     def start() -> StepWorker:
-        worker = server_pool.worker(step, _redis_for(step, request), shared=False)
-        started.append(worker)
-        return worker
+        return server_pool.worker(step, _redis_for(step, request), shared=False)
 
-    yield start
-    for worker in started:
-        worker.stop()
+    with stopped_after(start) as starter:
+        yield starter
 
 
 @pytest.fixture
@@ -525,16 +535,12 @@ def celery_worker(step, server_pool, request) -> CeleryWorker:
 @pytest.fixture
 def start_celery_worker(step, server_pool):
     """Start Celery workers of the step against a Redis of the test's; stopped after it."""
-    started = []
 
     def start(redis_url: str, pool: str = "threads") -> CeleryWorker:
-        worker = server_pool.celery_worker(step, redis_url, shared=False, pool=pool)
-        started.append(worker)
-        return worker
+        return server_pool.celery_worker(step, redis_url, shared=False, pool=pool)
 
-    yield start
-    for worker in started:
-        worker.stop()
+    with stopped_after(start) as starter:
+        yield starter
 
 
 # --- The servers' own output in a failing test's report ---------------------------------
