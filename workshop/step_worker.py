@@ -48,7 +48,8 @@ class StoppedWithCtrlC(StepServer):
         # warm shutdown, which waits for the running jobs: a job of step 11 follows its log
         # for ten minutes, and one of step 12 whose page never closed until its flag
         # expires. So, as a student does, a second Ctrl-C after a moment: Celery's cold
-        # shutdown, which ends the running jobs (and saves the coverage data too).
+        # shutdown, which ends the running jobs where the pool can (solo, prefork) and
+        # saves the coverage data too.
         for wait in (self.WARM_SHUTDOWN_SECONDS, self.COLD_SHUTDOWN_SECONDS):
             if self.process is None or self.process.poll() is not None:
                 break
