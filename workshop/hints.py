@@ -256,8 +256,9 @@ HINTS: tuple[Hint, ...] = (
     ),
     Hint(
         "log-file-missing",
-        "the /logs/ page says `Job failed: [Errno 2] No such file or directory: "
-        f"'.../logs/access.log'` (step {STEP['tasks']})",
+        "the /logs/ page says `Job failed: No such file or directory` (step "
+        f"{STEP['tasks']}), and the Celery worker logs `FileNotFoundError: [Errno 2] No such "
+        "file or directory: '.../logs/access.log'` (the page is never shown the server's path)",
         "the job opened the file `FOLLOWED_LOGS` names, and it is not there: the step's "
         "`logs/` files were never made (a diff cannot create empty files), or `CHAT_LOG_DIR` "
         "points elsewhere",
@@ -265,7 +266,7 @@ HINTS: tuple[Hint, ...] = (
         "logs/error.log` (on Windows: a folder `logs` holding two empty files of those "
         "names), or set `CHAT_LOG_DIR` to the folder that holds them",
         patterns=(r"No such file or directory: '[^']*\.log'",),
-        example="Job failed: [Errno 2] No such file or directory: '.../logs/access.log'",
+        example="FileNotFoundError: [Errno 2] No such file or directory: '.../logs/access.log'",
         for_tests_of="tasks",
     ),
     Hint(
