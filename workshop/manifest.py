@@ -11,7 +11,8 @@ MANIFEST_PATH = REPO_ROOT / "steps.toml"
 
 CAPABILITIES = (
     "http", "websocket", "groups", "async", "input-checks", "student-tests", "reconnect",
-    "burst", "hostile-input", "login", "history", "notifications", "worker", "tasks", "task-stop",
+    "clean-up", "burst", "hostile-input", "login", "history", "notifications", "worker", "tasks",
+    "task-stop",
 )  # fmt: skip
 
 # The workshop's parts: part 1 builds the chat, part 2 ("going further") adds what a

@@ -5,6 +5,7 @@ import logging
 
 import redis
 from asgiref.sync import sync_to_async
+from autobahn.exception import Disconnected as ClientGone
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -36,18 +37,21 @@ HISTORY_LENGTH = 50
 
 
 class LayerAwareConsumer(AsyncWebsocketConsumer):
-    """Closes its socket with LAYER_UNAVAILABLE when Redis is unreachable: every
-    consumer of the chat inherits it, the room's below and those of later steps."""
+    """The chat's base consumer: however a socket ends, it cleans up after itself,
+    and it closes with LAYER_UNAVAILABLE when Redis is unreachable. Every consumer
+    of the chat inherits it, the room's below and those of later steps."""
 
     async def __call__(self, scope, receive, send):
-        # Everything the consumer does runs inside this call, including the loop
-        # that reads its mailbox in Redis. When Redis goes away, that loop (or a
-        # group_add, group_send or group_discard) raises a redis ConnectionError.
-        # Uncaught, Daphne logs a long traceback and closes the socket with 1011.
-        # Instead: one log line, and a close code the page understands.
+        # Everything the consumer does runs inside this call: the loop that reads
+        # the browser's frames and the consumer's mailbox in Redis, and every
+        # handler. Channels runs disconnect() when the browser leaves, but not when
+        # a handler raises: the groups connect() joined would keep a dead member,
+        # and whatever connect() started would run on. So we run it ourselves.
         try:
             await super().__call__(scope, receive, send)
         except (redis.ConnectionError, redis.TimeoutError) as error:
+            # Redis went away. Uncaught, Daphne logs a long traceback and closes
+            # the socket with 1011. Instead: one log line, and a code the page knows.
             logger.warning(
                 "Socket %s: channel layer unreachable (%s); socket closed with code %s.",
                 scope["path"],
@@ -55,6 +59,21 @@ class LayerAwareConsumer(AsyncWebsocketConsumer):
                 LAYER_UNAVAILABLE,
             )
             await self.close(code=LAYER_UNAVAILABLE)
+            await self.clean_up(LAYER_UNAVAILABLE)
+        except ClientGone:  # the browser left while we sent to it: not an error
+            await self.clean_up(1001)  # 1001: "going away"
+        except Exception:
+            # Anything else is a bug: clean up, then let Daphne log the traceback
+            # and close the socket with 1011 ("internal error").
+            await self.clean_up(1011)
+            raise
+
+    async def clean_up(self, close_code):
+        try:
+            await self.disconnect(close_code)
+        except Exception as error:  # Redis still down, say: it then forgets this
+            # socket's group memberships by itself, after a day (group_expiry).
+            logger.warning("Socket %s: clean-up failed (%r).", self.scope["path"], error)
 
 
 class ChatConsumer(LayerAwareConsumer):

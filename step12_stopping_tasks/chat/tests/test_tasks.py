@@ -119,6 +119,17 @@ class FollowLogTests(TransactionTestCase):
         await page.disconnect()
         self.assertTrue(await no_job_runs(), "the job still runs after its page closed")
 
+    async def test_a_bug_in_a_handler_still_stops_the_job(self):
+        # Channels does not run disconnect() when a handler raises;
+        # LayerAwareConsumer.__call__ does, so the flag goes and the job ends.
+        page = await self.follow()
+        bug = RuntimeError("a bug in job_line")
+        with mock.patch.object(consumers.LogConsumer, "job_line", side_effect=bug):
+            append("a line that meets the bug")
+            with self.assertRaises(RuntimeError):  # raised again, for Daphne to log
+                await page.wait(timeout=5)
+        self.assertTrue(await no_job_runs(), "the job runs on after its consumer raised")
+
     async def test_a_job_ends_when_its_flag_expires(self):
         # Its page never says goodbye (its server was killed, say): the flag runs out.
         with mock.patch.object(consumers, "MAX_RUN_SECONDS", 1):

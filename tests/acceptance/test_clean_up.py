@@ -1,0 +1,122 @@
+"""From step 06: however a socket ends, its consumer runs disconnect().
+
+Channels runs disconnect() when the browser leaves. When a handler raises instead, the
+socket closes with 1011 and, unless the consumer sees to it (LayerAwareConsumer.__call__),
+disconnect() never runs: the groups it joined keep a dead member for a day (the layer's
+group_expiry) and whatever connect() started runs on. A real trigger: a group message
+of a type no consumer handles, as a typo in a command or a view would send it. Each
+member's consumer raises "No handler for message type" (docs/guarantees.md).
+The job a log socket starts: the step's own suite (chat/tests/test_tasks.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import redis
+from channels_redis.core import RedisChannelLayer
+
+from tests.chat_client import chat_message, close_code, join, next_frame, notifications_of, say
+from tests.subjects import NOTIFICATIONS, ROOM_CHAT
+from workshop.accounts import ALICE
+from workshop.processes import wait_until
+
+pytestmark = pytest.mark.needs("clean-up")
+
+INTERNAL_ERROR = 1011  # Daphne's close code when a consumer raises
+A_TYPE_NOBODY_HANDLES = {"type": "chat.no_such_handler"}
+# Pages that close while joining: enough that some close while connect() sends.
+CLOSED_WHILE_JOINING = 100
+
+
+def group_members(server, group: str) -> int:
+    """How many channels Redis holds in `group` (channels_redis keeps a sorted set)."""
+    client = redis.Redis.from_url(server.env["REDIS_URL"])
+    try:
+        return client.zcard(f"asgi:group:{group}")
+    finally:
+        client.close()
+
+
+async def send_to_group(server, group: str, event: dict) -> None:
+    layer = RedisChannelLayer(hosts=[server.env["REDIS_URL"]])
+    try:
+        await layer.group_send(group, event)
+    finally:
+        await layer.close_pools()
+
+
+@pytest.mark.subject(*ROOM_CHAT)
+def test_members_whose_consumer_raised_leave_the_group_and_other_rooms_chat_on(server):
+    room, calm = f"crash-{uuid.uuid4().hex[:6]}", f"calm-{uuid.uuid4().hex[:6]}"
+
+    async def scenario():
+        async with join(server, room) as first, join(server, room) as second:
+            async with join(server, calm) as alice, join(server, calm) as bob:
+                assert group_members(server, f"chat_{room}") == 2
+                await send_to_group(server, f"chat_{room}", A_TYPE_NOBODY_HANDLES)
+                assert await close_code(first) == INTERNAL_ERROR
+                assert await close_code(second) == INTERNAL_ERROR
+                # disconnect() ran: nobody is left in the room's group.
+                assert await asyncio.to_thread(
+                    wait_until, lambda: group_members(server, f"chat_{room}") == 0, 5.0
+                ), f"still {group_members(server, f'chat_{room}')} members in chat_{room}"
+                await say(alice, "still here")
+                assert await next_frame(bob) == chat_message(server, "still here")
+        # And a new member can use the room again.
+        async with join(server, room) as again, join(server, room) as other:
+            await say(again, "back")
+            assert await next_frame(other) == chat_message(server, "back")
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.needs("notifications")  # steps that have it have clean-up too
+@pytest.mark.subject(*NOTIFICATIONS)
+def test_a_notification_socket_whose_consumer_raised_leaves_its_users_group(server):
+    find_pk = (
+        "from django.contrib.auth.models import User; "
+        f"print(User.objects.get(username={ALICE.username!r}).pk)"
+    )
+    # The last line: Django's shell may print a line of its own before it.
+    user_pk = server.manage("shell", "-c", find_pk).stdout.split()[-1]
+    group = f"user_{user_pk}"
+
+    async def scenario():
+        async with notifications_of(server, ALICE) as page:
+            assert await asyncio.to_thread(
+                wait_until, lambda: group_members(server, group) >= 1, 5.0
+            )
+            before = group_members(server, group)
+            await send_to_group(server, group, A_TYPE_NOBODY_HANDLES)
+            assert await close_code(page) == INTERNAL_ERROR
+            assert await asyncio.to_thread(
+                wait_until, lambda: group_members(server, group) == before - 1, 5.0
+            ), f"{group} still has {group_members(server, group)} members (was {before})"
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.needs("history")  # the first step that sends on joining (the room's history)
+@pytest.mark.subject(*ROOM_CHAT)
+def test_a_page_closed_while_joining_leaves_no_traceback_and_no_member(server):
+    # The browser may leave while connect() is still sending it the history:
+    # Daphne then raises "Attempt to send on a closed protocol" in the consumer.
+    room = f"leaving-{uuid.uuid4().hex[:6]}"
+    log_before = len(server.log_text())
+
+    async def join_and_leave_at_once():
+        async with join(server, room):
+            pass  # closes as soon as the handshake is done
+
+    async def scenario():
+        await asyncio.gather(*(join_and_leave_at_once() for _ in range(CLOSED_WHILE_JOINING)))
+
+    asyncio.run(scenario())
+    assert wait_until(lambda: group_members(server, f"chat_{room}") == 0, 5.0), (
+        f"{group_members(server, f'chat_{room}')} members left in chat_{room}"
+    )
+    log = server.log_text()[log_before:]
+    assert "Traceback" not in log, log[-3000:]
