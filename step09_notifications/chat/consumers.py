@@ -7,6 +7,7 @@ import redis
 from autobahn.exception import Disconnected as ClientGone
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import DatabaseError
 
 from .models import Message
 from .push import notification_group
@@ -20,6 +21,7 @@ MAX_MESSAGE_LENGTH = 1000
 # The close code for "the chat cannot reach its channel layer (Redis): try again
 # later". The standard code for that, 1013, is one Daphne will not send (it allows
 # only 1000 and 3000-4999), so we use the private range: 4000 + HTTP's 503.
+# From step 8 on, also "cannot read the database" (locked, or down).
 LAYER_UNAVAILABLE = 4503
 
 # The close code for "log in first": 4000 + HTTP's 401 Unauthorized. The page
@@ -100,7 +102,12 @@ class ChatConsumer(LayerAwareConsumer):
         # the group once connect() is done. It may be in what we read as well,
         # so every message carries its id, and the page skips an id it already
         # shows. (Read first and join second, and such a message is lost.)
-        history, earlier = await load_history(self.room_name)
+        try:
+            history, earlier = await load_history(self.room_name)
+        except DatabaseError as error:  # locked or down: the page tries again
+            logger.warning("Room %s: history not read (%s).", self.room_name, error)
+            await self.close(code=LAYER_UNAVAILABLE)
+            return
         await self.send(text_data=json.dumps({"history": history, "earlier": earlier}))
 
     async def disconnect(self, close_code):
@@ -121,9 +128,15 @@ class ChatConsumer(LayerAwareConsumer):
         # The database gives it an id and a time, and whoever joins later reads it.
         # The sender comes from the session (scope["user"]), never from the
         # frame: a client can write any name it likes into its JSON.
-        saved = await Message.objects.acreate(
-            room=self.room_name, user=self.scope["user"], text=message
-        )
+        try:
+            saved = await Message.objects.acreate(
+                room=self.room_name, user=self.scope["user"], text=message
+            )
+        except DatabaseError as error:  # locked or down: say so, keep the socket
+            logger.warning("Room %s: message not saved (%s).", self.room_name, error)
+            reply = "Not saved: the database is busy. Send it again."
+            await self.send(text_data=json.dumps({"error": reply}))
+            return
 
         # Send it to everyone in the room. "type" names the handler that each
         # member's consumer runs: "chat.message" calls chat_message() below.
