@@ -70,6 +70,11 @@ class LayerAwareConsumer(AsyncWebsocketConsumer):
             await self.clean_up(1011)
             raise
 
+    async def receive(self, text_data=None, bytes_data=None):
+        # A socket that takes no frames (the notifications') still answers one, as
+        # the room's does a bad one: the sender learns it went nowhere.
+        await self.send(text_data=json.dumps({"error": "This socket takes no messages."}))
+
     async def clean_up(self, close_code):
         try:
             await self.disconnect(close_code)

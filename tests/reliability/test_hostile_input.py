@@ -38,11 +38,14 @@ from tests.chat_client import (
     join,
     next_frame,
     nothing_arrives,
+    notifications_of,
     path_refusal,
     say,
 )
 from tests.pages import open_page, open_room, post_message, text_of, wait_until_log_contains
 from tests.subjects import ROOM_CHAT
+from tests.task_client import logs_socket
+from workshop.accounts import ALICE
 
 pytestmark = [pytest.mark.needs("hostile-input"), pytest.mark.subject(*ROOM_CHAT)]
 
@@ -245,3 +248,36 @@ def test_html_in_a_message_and_in_a_room_name_is_shown_as_text(server, browser):
     assert_no_dialog(browser)
     assert hostile in text_of(browser, "room-name-error")
     assert browser.find_elements(By.ID, "chat-log") == []  # the index page, not a room
+
+
+@pytest.mark.needs("notifications")
+@pytest.mark.subject(
+    "chat/consumers.py::LayerAwareConsumer", "chat/consumers.py::NotificationConsumer"
+)
+def test_a_notification_socket_answers_every_frame_and_stays_open(server):
+    # It takes no frames: each is answered with an error, as the room answers a bad one.
+    async def scenario():
+        async with notifications_of(server, ALICE) as page:
+            for name, text in HOSTILE_FRAMES.items():
+                await page.send(text)
+                reply = await next_frame(page, raw=True)
+                assert set(reply) == {"error"} and reply["error"], f"{name}: {reply}"
+            result = await asyncio.to_thread(server.manage, "notify", ALICE.username, "still here")
+            assert result.returncode == 0, result.stderr
+            assert await next_frame(page, raw=True) == {"notification": "still here"}
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.needs("tasks")
+@pytest.mark.subject("chat/consumers.py::LayerAwareConsumer", "chat/consumers.py::LogConsumer")
+def test_a_log_socket_answers_every_frame_and_stays_open(server):
+    async def scenario():
+        async with logs_socket(server, "access") as page:
+            for name, text in HOSTILE_FRAMES.items():
+                await page.send(text)
+                reply = await next_frame(page, raw=True)
+                assert set(reply) == {"error"} and reply["error"], f"{name}: {reply}"
+            assert await nothing_arrives(page, 0.3, raw=True)  # and open: no close frame
+
+    asyncio.run(scenario())
