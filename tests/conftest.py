@@ -32,7 +32,7 @@ from workshop.coverage_report import RCFILE
 from workshop.manifest import Step, get_step, load_steps
 from workshop.postgres_server import PostgresServer, PostgresUnavailable
 from workshop.redis_server import RedisServer, RedisUnavailable, with_database
-from workshop.step_server import StepServer, project_env, run_manage
+from workshop.step_server import MACHINE_SENDER_LIMITS, StepServer, project_env, run_manage
 from workshop.step_worker import CeleryWorker, StepWorker
 
 IDLE_CHECKED = pytest.StashKey[set]()  # the worker groups in which a test checks idle sockets
@@ -302,10 +302,16 @@ class ServerPool:
         return server
 
     def start(
-        self, under_test: StepUnderTest, redis_url: str | None, measure: bool = True
+        self,
+        under_test: StepUnderTest,
+        redis_url: str | None,
+        measure: bool = True,
+        person_limits: bool = False,
     ) -> StepServer:
-        """A new Daphne process for the step; measure=False skips coverage (load tests)."""
-        env = project_env(redis_url)
+        """A new Daphne process for the step; measure=False skips coverage (load tests).
+        Its message rate limit is raised (one machine sends for every member), unless
+        person_limits: then it has the step's own (settings.py)."""
+        env = project_env(redis_url, **({} if person_limits else MACHINE_SENDER_LIMITS))
         copy = self.copy_of(under_test, env)
         rcfile = self.coverage_rcfile if measure else None
         accounts = self.accounts(under_test)
@@ -317,7 +323,7 @@ class ServerPool:
         """The step started with `python manage.py runserver`, as a student starts it."""
         server = self.runservers.get(under_test)
         if server is None or not server.running:
-            env = project_env(redis_url)
+            env = project_env(redis_url, **MACHINE_SENDER_LIMITS)
             copy = self.copy_of(under_test, env)
             server = Runserver(copy, env, self.python, accounts=self.accounts(under_test)).start()
             self.runservers[under_test] = server
@@ -463,8 +469,11 @@ def stopped_after(start):
 def start_server(step, server_pool, request):
     """Start extra Daphne processes of the step under test; they stop after the test."""
 
-    def start(redis_url: str | None = None, measure: bool = True) -> StepServer:
-        return server_pool.start(step, redis_url or _redis_for(step, request), measure)
+    def start(
+        redis_url: str | None = None, measure: bool = True, person_limits: bool = False
+    ) -> StepServer:
+        redis_url = redis_url or _redis_for(step, request)
+        return server_pool.start(step, redis_url, measure, person_limits)
 
     with stopped_after(start) as starter:
         yield starter

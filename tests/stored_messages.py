@@ -15,7 +15,14 @@ import pathlib
 from workshop.accounts import TEST_ACCOUNTS, create_accounts
 from workshop.postgres_server import PostgresServer
 from workshop.production import OVERRIDES_DIR
-from workshop.step_server import StepServer, StepServerError, copy_project, project_env, run_manage
+from workshop.step_server import (
+    MACHINE_SENDER_LIMITS,
+    StepServer,
+    StepServerError,
+    copy_project,
+    project_env,
+    run_manage,
+)
 
 # The settings module a copy is served with on PostgreSQL, from OVERRIDES_DIR.
 DATABASE_SETTINGS = "workshop_database_settings"
@@ -54,6 +61,7 @@ def serve_on_postgres(
     postgres.create_database(database)
     env = project_env(
         redis_url,
+        **MACHINE_SENDER_LIMITS,
         DATABASE_URL=postgres.url_for(database),
         DJANGO_SETTINGS_MODULE=DATABASE_SETTINGS,
         PYTHONPATH=os.pathsep.join(

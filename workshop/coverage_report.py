@@ -36,7 +36,20 @@ MEASURED = (
 
 # Lines no test can execute, each with the reason. Keyed by step file, then by the
 # line's text (not its number, which moves when the file is edited).
+# The browser leaving while its consumer sends to it: test_clean_up.py provokes it (a hundred
+# pages that close while joining), but whether a send meets a closing socket is a race.
+_CLIENT_GONE = {
+    'await self.clean_up(1001)  # 1001: "going away"': (
+        "reached only when a browser leaves in the instant its consumer sends to it: "
+        "tests/acceptance/test_clean_up.py provokes it, a race no test can make certain"
+    ),
+}
+
 OMITTED = {
+    **{f"{step}/chat/consumers.py": _CLIENT_GONE for step in (
+        "step06_resilience", "step07_users", "step08_history", "step09_notifications",
+        "step10_worker", "step11_background_tasks", "step12_stopping_tasks",
+    )},  # fmt: skip
     "step01_project_setup/chat/rooms.py": {
         "return re.fullmatch(ROOM_NAME_PATTERN, name) is not None": (
             "is_valid_room_name() arrives with the rule in step 01 but is first called by "

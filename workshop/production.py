@@ -34,7 +34,14 @@ from .postgres_server import PostgresServer, PostgresUnavailable
 from .processes import stop_process
 from .production_nginx import Nginx
 from .redis_server import INSTALL_HINT, RedisServer, RedisUnavailable, find_redis_server, ping
-from .step_server import StepServer, StepServerError, copy_project, project_env, run_manage
+from .step_server import (
+    MACHINE_SENDER_LIMITS,
+    StepServer,
+    StepServerError,
+    copy_project,
+    project_env,
+    run_manage,
+)
 from .step_worker import celery_worker_argv
 
 OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent / "overrides"
@@ -82,7 +89,11 @@ class ProductionStack:
         scratch: pathlib.Path | None = None,
         port: int | None = None,
         say: Callable[[str], None] = lambda message: None,
+        machine_senders: bool = False,
     ):
+        # machine_senders: raise the chat's per-user message rate limit, for a load whose
+        # one machine sends for every member (the stack's tests, bench-production).
+        self.machine_senders = machine_senders
         self.step = step
         self.source = pathlib.Path(project_dir or step.path)
         self.redis_url = redis_url
@@ -123,9 +134,15 @@ class ProductionStack:
         if self.redis_url is None:
             self.redis_url = self._redis()
         self.copy = copy_project(self.source, self.scratch)
+        if self.machine_senders:
+            self.say(
+                "The per-user message rate limit is raised (CHAT_MESSAGES_PER_SECOND, "
+                "CHAT_MESSAGE_BURST): one machine sends for every member."
+            )
         self.env = project_env(
             self.redis_url,
             **self._database(),
+            **(MACHINE_SENDER_LIMITS if self.machine_senders else {}),
             DJANGO_SETTINGS_MODULE="workshop_production_settings",
             PYTHONPATH=os.pathsep.join(
                 filter(None, [str(OVERRIDES_DIR), os.environ.get("PYTHONPATH")])

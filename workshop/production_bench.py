@@ -121,7 +121,7 @@ def run(args) -> int:
         say(f"This benchmark needs nginx, and it was not found. {INSTALL_HINT}")
         return 2
     step = load_steps()[-1]
-    with ProductionStack(step, say=say) as stack:
+    with ProductionStack(step, say=say, machine_senders=True) as stack:
         rows = measure(stack, args)
     print(text_table(rows, COLUMNS))
     return 0 if all(row["lost"] == 0 for row in rows) else 1

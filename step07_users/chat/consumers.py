@@ -7,6 +7,8 @@ import redis
 from autobahn.exception import Disconnected as ClientGone
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from .limits import bucket_for
+
 logger = logging.getLogger(__name__)
 
 # The longest message a room accepts, in characters: one member cannot fill
@@ -77,6 +79,7 @@ class ChatConsumer(LayerAwareConsumer):
             await self.accept()
             await self.close(code=NOT_LOGGED_IN)
             return
+        self.bucket = bucket_for(self.scope["user"])  # how fast they may send
 
         # Join the room's group. The channel layer's methods are async,
         # and so is this consumer now: it simply awaits them.
@@ -100,6 +103,11 @@ class ChatConsumer(LayerAwareConsumer):
             message = parse_chat_message(text_data)
         except ValueError as error:
             await self.send(text_data=json.dumps({"error": str(error)}))
+            return
+        wait = self.bucket.take()
+        if wait:  # faster than CHAT_MESSAGES_PER_SECOND: dropped, and the sender told
+            error = f"Too fast: try again in {max(wait, 0.1):.1f} s."
+            await self.send(text_data=json.dumps({"error": error}))
             return
 
         # Send it to everyone in the room. "type" names the handler that each

@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
+from .limits import bucket_for
 from .models import Message
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class ChatConsumer(LayerAwareConsumer):
             await self.accept()
             await self.close(code=NOT_LOGGED_IN)
             return
+        self.bucket = bucket_for(self.scope["user"])  # how fast they may send
 
         # Join the room's group. The channel layer's methods are async,
         # and so is this consumer now: it simply awaits them.
@@ -121,6 +123,11 @@ class ChatConsumer(LayerAwareConsumer):
             message = parse_chat_message(text_data)
         except ValueError as error:
             await self.send(text_data=json.dumps({"error": str(error)}))
+            return
+        wait = self.bucket.take()
+        if wait:  # faster than CHAT_MESSAGES_PER_SECOND: dropped, and the sender told
+            error = f"Too fast: try again in {max(wait, 0.1):.1f} s."
+            await self.send(text_data=json.dumps({"error": error}))
             return
 
         # Save it, with the async ORM: acreate() is create() for async code.

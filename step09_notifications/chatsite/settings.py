@@ -116,6 +116,11 @@ CHANNEL_LAYERS = {
     },
 }
 
+# How fast one user may send (chat/limits.py): 5 messages a second, 20 at once. A
+# person never meets it; a load test, where one machine sends for everybody, raises it.
+CHAT_MESSAGES_PER_SECOND = float(os.environ.get("CHAT_MESSAGES_PER_SECOND", "5"))
+CHAT_MESSAGE_BURST = int(os.environ.get("CHAT_MESSAGE_BURST", "20"))
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # What the server prints, under `manage.py runserver` as under `daphne`. Without

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
 
+from .limits import bucket_for
 from .mentions import MENTIONS_CHANNEL, find_mentions
 from .models import Message
 from .push import notification_group
@@ -99,6 +100,7 @@ class ChatConsumer(LayerAwareConsumer):
             await self.accept()
             await self.close(code=NOT_LOGGED_IN)
             return
+        self.bucket = bucket_for(self.scope["user"])  # how fast they may send
 
         # Join the room's group. The channel layer's methods are async,
         # and so is this consumer now: it simply awaits them.
@@ -135,6 +137,11 @@ class ChatConsumer(LayerAwareConsumer):
             message = parse_chat_message(text_data)
         except ValueError as error:
             await self.send(text_data=json.dumps({"error": str(error)}))
+            return
+        wait = self.bucket.take()
+        if wait:  # faster than CHAT_MESSAGES_PER_SECOND: dropped, and the sender told
+            error = f"Too fast: try again in {max(wait, 0.1):.1f} s."
+            await self.send(text_data=json.dumps({"error": error}))
             return
 
         # Save it, with the async ORM: acreate() is create() for async code.

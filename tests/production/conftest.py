@@ -38,6 +38,7 @@ def production_stack(redis_url, tmp_path_factory):
         LAST_STEP,
         redis_url=with_database(redis_url, 1),
         scratch=tmp_path_factory.mktemp("production"),
+        machine_senders=True,
     )
     with stack:
         yield stack

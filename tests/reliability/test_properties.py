@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import prepared_copy, unavailable
 from tests.subjects import ROOM_CHAT
-from workshop.step_server import project_env
+from workshop.step_server import MACHINE_SENDER_LIMITS, project_env
 
 pytestmark = [pytest.mark.needs("hostile-input"), pytest.mark.subject(*ROOM_CHAT)]
 
@@ -33,7 +33,7 @@ def test_the_consumer_answers_every_frame_and_broadcasts_only_valid_messages(
     result = subprocess.run(
         [sys.executable, str(DRIVER), str(MAX_EXAMPLES)],
         cwd=copy,
-        env=project_env(),
+        env=project_env(**MACHINE_SENDER_LIMITS),  # one sender, many messages
         capture_output=True,
         text=True,
         timeout=240,

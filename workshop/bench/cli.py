@@ -170,6 +170,10 @@ def run(args) -> int:
     if args.repeat:
         changes["repeat"] = max(1, min(args.repeat, 10))
     plan = dataclasses.replace(plan, **changes)
+    print(
+        "[bench] The chat's per-user message rate limit is raised for every server "
+        "(CHAT_MESSAGES_PER_SECOND, CHAT_MESSAGE_BURST): one machine sends for every member."
+    )
     try:
         results = run_benchmark(
             plan,

@@ -19,7 +19,7 @@ import re
 import sys
 
 from ..manifest import get_step
-from ..step_server import StepServer, StepServerError, project_env
+from ..step_server import MACHINE_SENDER_LIMITS, StepServer, StepServerError, project_env
 
 OVERRIDES_DIR = pathlib.Path(__file__).resolve().parent / "overrides"
 FLOOR_SCRIPT = pathlib.Path(__file__).resolve().parent / "floor.py"
@@ -217,6 +217,7 @@ class ServerSet:
         self.project_dir = project_dir
         self.env = project_env(
             redis_url,
+            **MACHINE_SENDER_LIMITS,  # one machine sends for every member: see bench's output
             DJANGO_SETTINGS_MODULE="bench_settings",
             PYTHONPATH=os.pathsep.join(
                 filter(None, [str(OVERRIDES_DIR), os.environ.get("PYTHONPATH")])
