@@ -46,10 +46,18 @@ _CLIENT_GONE = {
 }
 
 OMITTED = {
-    **{f"{step}/chat/consumers.py": _CLIENT_GONE for step in (
-        "step06_resilience", "step07_users", "step08_history", "step09_notifications",
-        "step10_worker", "step11_background_tasks", "step12_stopping_tasks",
-    )},  # fmt: skip
+    **{
+        f"{step}/chat/consumers.py": _CLIENT_GONE
+        for step in (
+            "step06_resilience",
+            "step07_users",
+            "step08_history",
+            "step09_notifications",
+            "step10_worker",
+            "step11_background_tasks",
+            "step12_stopping_tasks",
+        )
+    },
     "step01_project_setup/chat/rooms.py": {
         "return re.fullmatch(ROOM_NAME_PATTERN, name) is not None": (
             "is_valid_room_name() arrives with the rule in step 01 but is first called by "
