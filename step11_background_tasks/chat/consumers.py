@@ -12,7 +12,7 @@ from django.conf import settings
 
 from .mentions import MENTIONS_CHANNEL, find_mentions
 from .models import Message
-from .push import notification_group
+from .push import notification_group, session_group
 from .tasks import follow_log
 
 logger = logging.getLogger(__name__)
@@ -71,9 +71,20 @@ class LayerAwareConsumer(AsyncWebsocketConsumer):
     async def clean_up(self, close_code):
         try:
             await self.disconnect(close_code)
+            for group in self.groups:  # Channels leaves these after disconnect(): so do we
+                await self.channel_layer.group_discard(group, self.channel_name)
         except Exception as error:  # Redis still down, say: it then forgets this
             # socket's group memberships by itself, after a day (group_expiry).
             logger.warning("Socket %s: clean-up failed (%r).", self.scope["path"], error)
+
+    async def websocket_connect(self, message):
+        await super().websocket_connect(message)  # runs connect(), of the consumer below
+        if self.scope["user"].is_authenticated and "session" in self.scope:
+            self.groups.append(session_group(self.scope["session"]))  # closed at logout
+            await self.channel_layer.group_add(self.groups[-1], self.channel_name)
+
+    async def session_logged_out(self, event):
+        await self.close(code=NOT_LOGGED_IN)  # the page says "not logged in"
 
 
 class ChatConsumer(LayerAwareConsumer):
