@@ -7,6 +7,6 @@ class ChatConfig(AppConfig):
     name = "chat"
 
     def ready(self):
-        from .push import close_sockets_of_session  # (models must be loaded first)
+        from .push import close_sockets_of_session  # here: once every app is loaded
 
         user_logged_out.connect(close_sockets_of_session)
