@@ -1,5 +1,7 @@
 """Pushing to sockets from code that is not a consumer: a command, a view, a script."""
 
+import logging
+
 import redis
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -9,6 +11,11 @@ from django.core.management import CommandError
 def notification_group(user):
     """The group of a user's notification sockets: one per open page of theirs."""
     return f"user_{user.pk}"
+
+
+def session_group(session):
+    """The group of the sockets a browser session opened: logging out closes them."""
+    return f"session_{session.session_key}"
 
 
 def push_to_group(group, event):
@@ -31,3 +38,11 @@ def push_to_group(group, event):
         raise CommandError(
             f"Could not reach the channel layer (is Redis running?): {error}"
         ) from error
+
+
+def close_sockets_of_session(sender, request, **kwargs):
+    """On user_logged_out (apps.py): the sockets of this session close, "not logged in"."""
+    try:
+        push_to_group(session_group(request.session), {"type": "session.logged_out"})
+    except CommandError as error:  # Redis down, say: logging out must still work
+        logging.getLogger(__name__).warning("Sockets not closed at logout: %s", error)

@@ -16,7 +16,7 @@ from django.db import DatabaseError
 from .limits import bucket_for
 from .mentions import MENTIONS_CHANNEL, find_mentions
 from .models import Message
-from .push import notification_group
+from .push import notification_group, session_group
 from .tasks import MAX_RUN_SECONDS, follow_log, job_key
 
 logger = logging.getLogger(__name__)
@@ -74,16 +74,26 @@ class LayerAwareConsumer(AsyncWebsocketConsumer):
             raise
 
     async def receive(self, text_data=None, bytes_data=None):
-        # A socket that takes no frames (the notifications') still answers one, as
-        # the room's does a bad one: the sender learns it went nowhere.
+        # A socket that takes no frames (notifications) answers one: it went nowhere.
         await self.send(text_data=json.dumps({"error": "This socket takes no messages."}))
 
     async def clean_up(self, close_code):
         try:
             await self.disconnect(close_code)
+            for group in self.groups:  # Channels leaves these after disconnect(): so do we
+                await self.channel_layer.group_discard(group, self.channel_name)
         except Exception as error:  # Redis still down, say: it then forgets this
             # socket's group memberships by itself, after a day (group_expiry).
             logger.warning("Socket %s: clean-up failed (%r).", self.scope["path"], error)
+
+    async def websocket_connect(self, message):
+        await super().websocket_connect(message)  # runs connect(), of the consumer below
+        if self.scope["user"].is_authenticated and "session" in self.scope:
+            self.groups.append(session_group(self.scope["session"]))  # closed at logout
+            await self.channel_layer.group_add(self.groups[-1], self.channel_name)
+
+    async def session_logged_out(self, event):
+        await self.close(code=NOT_LOGGED_IN)  # the page says "not logged in"
 
 
 class ChatConsumer(LayerAwareConsumer):
@@ -249,11 +259,8 @@ def parse_chat_message(text_data):
 
 
 class NotificationConsumer(LayerAwareConsumer):
-    """One socket per open page of a logged-in user, in the group "user_<pk>".
-
-    Whoever knows the group's name and can reach the channel layer can notify
-    that user: a management command (chat/push.py), a view, another consumer.
-    """
+    """One socket per open page of a logged-in user, in the group "user_<pk>": a
+    command (chat/push.py), a view or another consumer notifies the user through it."""
 
     async def connect(self):
         if not self.scope["user"].is_authenticated:
@@ -262,8 +269,7 @@ class NotificationConsumer(LayerAwareConsumer):
             await self.close(code=NOT_LOGGED_IN)
             return
         self.group_name = notification_group(self.scope["user"])
-        # As in ChatConsumer: accept even when Redis is down, so that the close
-        # code of LayerAwareConsumer reaches the page.
+        # As in ChatConsumer: accept even when Redis is down (see connect() there).
         try:
             await self.channel_layer.group_add(self.group_name, self.channel_name)
         finally:

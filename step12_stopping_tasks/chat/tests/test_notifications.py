@@ -13,11 +13,12 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.management import CommandError, call_command
-from django.test import SimpleTestCase, TransactionTestCase, override_settings
+from django.test import AsyncClient, SimpleTestCase, TransactionTestCase, override_settings
 
 from chat.consumers import LAYER_UNAVAILABLE, NOT_LOGGED_IN
 from chat.rooms import ROOM_NAME_RULE
 from chat.routing import websocket_urlpatterns
+from chatsite.asgi import application as site_application
 
 from .test_consumers import IN_MEMORY_LAYER, UNREACHABLE_LAYER, join
 
@@ -132,3 +133,54 @@ class CommandTests(TransactionTestCase):
         self.assertIn('Announced in room "lobby"', output.getvalue())
         self.assertEqual(await alice.receive_json_from(timeout=5), {"announcement": "closing soon"})
         await alice.disconnect()
+
+
+# Logging out through the site (POST /accounts/logout/, as the page's button does):
+# the sockets that session opened are closed, the same user's other sessions stay.
+# Redis, as in CommandTests: push.py refuses the in-memory layer.
+class LogoutTests(TransactionTestCase):
+    def setUp(self):
+        use_a_fresh_redis_layer(self)
+
+    async def open_socket(self, path, client):
+        """A socket opened by a page of client's session, through asgi.py's auth stack."""
+        cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+        headers = [(b"origin", b"http://testserver"), (b"cookie", cookie)]
+        communicator = WebsocketCommunicator(site_application, path, headers=headers)
+        connected, _ = await communicator.connect()
+        self.assertTrue(connected, path)
+        return communicator
+
+    async def test_logging_out_closes_that_sessions_sockets_and_no_others(self):
+        user = await User.objects.acreate_user("bob", password="a long password")
+        laptop, phone = self.async_client, AsyncClient()
+        for client in (laptop, phone):
+            await client.aforce_login(user)
+        room = await self.open_socket("/ws/chat/lobby/", laptop)
+        await room.receive_json_from()  # the history
+        notifications = await self.open_socket("/ws/notifications/", laptop)
+        on_the_phone = await self.open_socket("/ws/notifications/", phone)
+
+        logged_out = await laptop.post("/accounts/logout/")
+        self.assertRedirects(logged_out, "/accounts/login/", fetch_redirect_response=False)
+
+        for socket in (room, notifications):
+            closed = await socket.receive_output(timeout=5)
+            self.assertEqual(closed, {"type": "websocket.close", "code": NOT_LOGGED_IN})
+        # The phone's session is another: its socket still gets bob's notifications.
+        await get_channel_layer().group_send(
+            f"user_{user.pk}", {"type": "notification", "text": "still here"}
+        )
+        self.assertEqual(
+            await on_the_phone.receive_json_from(timeout=5), {"notification": "still here"}
+        )
+        for socket in (room, notifications, on_the_phone):
+            await socket.disconnect()
+
+    @override_settings(CHANNEL_LAYERS=UNREACHABLE_LAYER)
+    def test_logging_out_works_while_redis_is_down(self):
+        self.client.force_login(User.objects.create_user("bob", password="a long password"))
+        with self.assertLogs("chat.push", "WARNING") as logs:
+            self.assertRedirects(self.client.post("/accounts/logout/"), "/accounts/login/")
+        self.assertIn("Sockets not closed at logout", logs.output[0])
+        self.assertNotIn("_auth_user_id", self.client.session)
