@@ -141,6 +141,10 @@ FOLLOWED_LOGS = {
     "error": LOG_DIR / "error.log",
 }
 
+# Fair use: at most this many jobs run at once for one user (one for each page that
+# follows a log). Raise it for a load test, whose one user is a machine.
+CHAT_JOBS_PER_USER = int(os.environ.get("CHAT_JOBS_PER_USER", "3"))
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # What the server prints, under `manage.py runserver` as under `daphne`. Without
