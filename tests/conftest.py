@@ -262,6 +262,12 @@ def prepared_copies(tmp_path_factory) -> PreparedCopies:
     return PreparedCopies(shared_temp_dir(tmp_path_factory.getbasetemp()) / "prepared-steps")
 
 
+# The tests open more log jobs at once as one user than a person does (twenty in the load
+# test), so the servers they start raise step 12's limit on jobs per user; the test of
+# the limit starts a server with a limit of its own.
+RAISED_LIMITS = {"CHAT_JOBS_PER_USER": "100"}
+
+
 class ServerPool:
     """Copies of steps, migrated once, each served by Daphne once per test session."""
 
@@ -302,10 +308,11 @@ class ServerPool:
         return server
 
     def start(
-        self, under_test: StepUnderTest, redis_url: str | None, measure: bool = True
+        self, under_test: StepUnderTest, redis_url: str | None, measure: bool = True, **extra
     ) -> StepServer:
-        """A new Daphne process for the step; measure=False skips coverage (load tests)."""
-        env = project_env(redis_url)
+        """A new Daphne process for the step; measure=False skips coverage (load tests);
+        extra: environment variables of its own (CHAT_JOBS_PER_USER="1", say)."""
+        env = project_env(redis_url, **{**RAISED_LIMITS, **extra})
         copy = self.copy_of(under_test, env)
         rcfile = self.coverage_rcfile if measure else None
         accounts = self.accounts(under_test)
@@ -463,8 +470,8 @@ def stopped_after(start):
 def start_server(step, server_pool, request):
     """Start extra Daphne processes of the step under test; they stop after the test."""
 
-    def start(redis_url: str | None = None, measure: bool = True) -> StepServer:
-        return server_pool.start(step, redis_url or _redis_for(step, request), measure)
+    def start(redis_url: str | None = None, measure: bool = True, **env: str) -> StepServer:
+        return server_pool.start(step, redis_url or _redis_for(step, request), measure, **env)
 
     with stopped_after(start) as starter:
         yield starter
