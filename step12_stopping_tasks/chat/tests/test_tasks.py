@@ -19,7 +19,7 @@ from celery.worker import state as worker_state
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, User
-from django.test import TestCase, TransactionTestCase, override_settings
+from django.test import TransactionTestCase, override_settings
 
 from chat import consumers
 from chat.consumers import NO_SUCH_LOG, NOT_LOGGED_IN, NOT_STAFF, TOO_MANY_JOBS
@@ -208,7 +208,7 @@ class LogSocketTests(TransactionTestCase):
         await page.disconnect()
 
 
-class LogPageTests(TestCase):
+class LogPageTests(TransactionTestCase):
     def test_the_page_is_for_staff_and_says_so_to_others(self):
         user = User.objects.create_user("carol", password="carol-password-7")
         self.client.force_login(user)
