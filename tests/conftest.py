@@ -307,11 +307,14 @@ class ServerPool:
         redis_url: str | None,
         measure: bool = True,
         person_limits: bool = False,
+        **extra: str,
     ) -> StepServer:
         """A new Daphne process for the step; measure=False skips coverage (load tests).
-        Its message rate limit is raised (one machine sends for every member), unless
-        person_limits: then it has the step's own (settings.py)."""
-        env = project_env(redis_url, **({} if person_limits else MACHINE_SENDER_LIMITS))
+        Its per-user limits are raised (one machine sends for every member), unless
+        person_limits: then it has the step's own (settings.py). extra: environment
+        variables of its own (CHAT_JOBS_PER_USER="1", say)."""
+        limits = {} if person_limits else MACHINE_SENDER_LIMITS
+        env = project_env(redis_url, **{**limits, **extra})
         copy = self.copy_of(under_test, env)
         rcfile = self.coverage_rcfile if measure else None
         accounts = self.accounts(under_test)
@@ -470,10 +473,13 @@ def start_server(step, server_pool, request):
     """Start extra Daphne processes of the step under test; they stop after the test."""
 
     def start(
-        redis_url: str | None = None, measure: bool = True, person_limits: bool = False
+        redis_url: str | None = None,
+        measure: bool = True,
+        person_limits: bool = False,
+        **env: str,
     ) -> StepServer:
         redis_url = redis_url or _redis_for(step, request)
-        return server_pool.start(step, redis_url, measure, person_limits)
+        return server_pool.start(step, redis_url, measure, person_limits, **env)
 
     with stopped_after(start) as starter:
         yield starter

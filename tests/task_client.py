@@ -57,9 +57,9 @@ async def running(socket) -> None:
 
 
 @contextlib.asynccontextmanager
-async def following(server, name: str):
+async def following(server, name: str, session: str | None = LOGGED_IN):
     """A socket that follows `name`, once its job runs (use with `async with`)."""
-    async with logs_socket(server, name) as socket:
+    async with logs_socket(server, name, session) as socket:
         await running(socket)
         yield socket
 

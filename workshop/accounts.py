@@ -28,25 +28,31 @@ SESSION_COOKIE = "sessionid"  # Django's SESSION_COOKIE_NAME default
 class Account:
     username: str
     password: str
+    # Staff (Django's user.is_staff, what `createsuperuser` sets): from step 12 on, only
+    # staff may follow the server logs (/logs/).
+    staff: bool = False
 
 
-# The accounts the tests use: long enough for Django's password validators.
-STUDENT = Account("student", "student-password-7")
+# The accounts the tests use: long enough for Django's password validators. The tests
+# follow logs as STUDENT, the first (a server's default account); ALICE is not staff.
+STUDENT = Account("student", "student-password-7", staff=True)
 ALICE = Account("alice", "alice-password-7")
 BOB = Account("bob", "bob-password-7")
 TEST_ACCOUNTS = (STUDENT, ALICE, BOB)
 
-# The account `workshop run` creates in its scratch database and prints.
-DEMO = Account("demo", "demo-password")
+# The account `workshop run` creates in its scratch database and prints: staff, so that
+# it can follow the logs too.
+DEMO = Account("demo", "demo-password", staff=True)
 
-# Run by `manage.py shell -c`: create each account, or reset its password.
+# Run by `manage.py shell -c`: create each account, or reset its password and staff flag.
 _CREATE_ACCOUNTS = """
 import json, os
 from django.contrib.auth import get_user_model
 User = get_user_model()
-for username, password in json.loads(os.environ["WORKSHOP_ACCOUNTS"]):
+for username, password, staff in json.loads(os.environ["WORKSHOP_ACCOUNTS"]):
     user, _ = User.objects.get_or_create(**{User.USERNAME_FIELD: username})
     user.set_password(password)
+    user.is_staff = staff
     user.save()
 """
 
@@ -59,7 +65,9 @@ def create_accounts(
     project_dir: pathlib.Path, env: dict[str, str], accounts: tuple[Account, ...]
 ) -> None:
     """Create the accounts in the project's (migrated) database."""
-    names = json.dumps([[account.username, account.password] for account in accounts])
+    names = json.dumps(
+        [[account.username, account.password, account.staff] for account in accounts]
+    )
     run_manage(
         project_dir, "shell", "-c", _CREATE_ACCOUNTS, env={**env, "WORKSHOP_ACCOUNTS": names}
     )

@@ -255,6 +255,27 @@ HINTS: tuple[Hint, ...] = (
         "the server and the Celery worker",
     ),
     Hint(
+        "logs-staff-only",
+        "`/logs/` answers `Only staff can follow server logs.` (403), or the /logs/ page says "
+        f"`Only staff can follow server logs. (code 4403)` (step {STEP['task-limits']})",
+        "from this step on, the logs are for staff: the account you are logged in as is not "
+        "(`user.is_staff` is false; accounts made with the sign-up page never are)",
+        "make a staff account with `python manage.py createsuperuser` in the project folder, "
+        "or tick Staff status for yours in `/admin/`, and log in with it; `python3 -m workshop "
+        "run`'s demo account is staff",
+    ),
+    Hint(
+        "too-many-jobs",
+        "the /logs/ page says `Too many jobs: stop one first (each page that follows a log "
+        f"runs one). (code 4429)` (step {STEP['task-limits']})",
+        "your account runs `CHAT_JOBS_PER_USER` jobs already (3 unless the environment says): "
+        "one for each page of yours that follows a log, in other tabs too. A server killed "
+        "while its pages followed logs keeps their slots taken until `MAX_RUN_SECONDS` (ten "
+        "minutes) after the jobs started",
+        "press Stop on a page of yours that follows a log (or close it), then Follow; for "
+        "more at once, start the server with `CHAT_JOBS_PER_USER=10` in its environment",
+    ),
+    Hint(
         "log-file-missing",
         "the /logs/ page says `Job failed: No such file or directory` (step "
         f"{STEP['tasks']}), and the Celery worker logs `FileNotFoundError: [Errno 2] No such "

@@ -36,6 +36,8 @@ LAYER_UNAVAILABLE = 4503
 NOT_LOGGED_IN = 4401
 
 NO_SUCH_LOG = 4404  # the close code for "no log file by that name": 4000 + HTTP's 404
+NOT_STAFF = 4403  # "only staff can follow server logs": 4000 + HTTP's 403 Forbidden
+TOO_MANY_JOBS = 4429  # "too many jobs: stop one first": 4000 + HTTP's 429 Too Many Requests
 
 # How many of a room's last messages a page gets when it joins.
 HISTORY_LENGTH = 50
@@ -296,8 +298,12 @@ class LogConsumer(LayerAwareConsumer):
         log_name = self.scope["url_route"]["kwargs"]["log_name"]
         if not self.scope["user"].is_authenticated:
             await self.close(code=NOT_LOGGED_IN)
+        elif not self.scope["user"].is_staff:  # server logs are for staff only
+            await self.close(code=NOT_STAFF)
         elif log_name not in settings.FOLLOWED_LOGS:
             await self.close(code=NO_SUCH_LOG)
+        elif not await self.take_a_job_slot():
+            await self.close(code=TOO_MANY_JOBS)
         else:
             self.job_id = uuid.uuid4().hex
             # The flag first: the job runs while it is there.
@@ -306,10 +312,23 @@ class LogConsumer(LayerAwareConsumer):
             # it runs in a thread, not in the server's event loop.
             await sync_to_async(follow_log.delay)(self.job_id, log_name, self.channel_name)
 
+    async def take_a_job_slot(self):
+        # Fair use: a user has settings.CHAT_JOBS_PER_USER slots, keys in the cache,
+        # and each job holds one. add() sets a key only if it is not there, in one
+        # step in Redis: two sockets opened at once never get the same slot. A slot
+        # expires with the job's flag, so a server that dies cannot keep it taken.
+        for slot in range(settings.CHAT_JOBS_PER_USER):
+            key = f"job-slot:{self.scope['user'].pk}:{slot}"
+            if await cache.aadd(key, True, timeout=MAX_RUN_SECONDS):
+                self.job_slot = key
+                return True
+        return False
+
     async def disconnect(self, close_code):
-        # Stop pressed, the page closed or its connection lost: the job ends too.
+        # Stop pressed, the page closed or its connection lost: the job ends too,
+        # and its slot is free again.
         if self.job_id is not None:
-            await cache.adelete(job_key(self.job_id))
+            await cache.adelete_many([job_key(self.job_id), self.job_slot])
 
     async def job_started(self, event):
         await self.send(text_data=json.dumps({"state": "running"}))

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.http import HttpResponseForbidden
 from django.shortcuts import redirect, render
 
 from .rooms import ROOM_NAME_PATTERN, ROOM_NAME_RULE, is_valid_room_name
@@ -38,6 +39,10 @@ def room(request, room_name):
 
 @login_required
 def logs(request):
+    # Server logs are for staff only (createsuperuser makes a staff user). Say so
+    # with a 403: sending them to log in again, where they are logged in, helps nobody.
+    if not request.user.is_staff:
+        return HttpResponseForbidden("Only staff can follow server logs.")
     # The page offers the names in settings.FOLLOWED_LOGS, never their paths.
     return render(request, "chat/logs.html", {"log_names": list(settings.FOLLOWED_LOGS)})
 

@@ -146,6 +146,10 @@ FOLLOWED_LOGS = {
 CHAT_MESSAGES_PER_SECOND = float(os.environ.get("CHAT_MESSAGES_PER_SECOND", "5"))
 CHAT_MESSAGE_BURST = int(os.environ.get("CHAT_MESSAGE_BURST", "20"))
 
+# Fair use: at most this many jobs run at once for one user (one for each page that
+# follows a log). Raise it for a load test, whose one user is a machine.
+CHAT_JOBS_PER_USER = int(os.environ.get("CHAT_JOBS_PER_USER", "3"))
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # What the server prints, under `manage.py runserver` as under `daphne`. Without

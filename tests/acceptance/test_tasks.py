@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 
 import pytest
 import redis
@@ -31,12 +32,15 @@ from tests.task_client import (
     running,
     unique,
 )
+from workshop.accounts import ALICE, Account, create_accounts, fetch, session_for
 from workshop.processes import wait_until
 
 pytestmark = pytest.mark.needs("tasks")
 
 NOT_LOGGED_IN = 4401  # the close code of step 07 (chat/consumers.py)
 NO_SUCH_LOG = 4404  # the close code of step 11 for a name not in settings.FOLLOWED_LOGS
+NOT_STAFF = 4403  # the close code of step 12 for a user who is not staff
+TOO_MANY_JOBS = 4429  # the close code of step 12 for a user who runs as many jobs as they may
 # A job looks at its flag every 0.2 s: it ends well within a second of its socket closing.
 # The tests allow more, for a loaded machine, and print what they saw.
 STOP_ALLOWED_SECONDS = 5
@@ -284,4 +288,81 @@ def test_stop_on_the_page_ends_its_job(server, celery_worker, browser):
     time.sleep(1)  # a line would arrive within this time (the one above did)
     assert "after the stop" not in shown_lines(browser)
     assert browser.find_element(By.ID, "follow-stop").get_property("disabled")
+    assert browser.find_element(By.ID, "follow-start").is_enabled()
+
+
+# --- From step 12: the logs are for staff only, and a user runs a few jobs at most --------
+
+
+@pytest.mark.needs("task-limits")
+def test_the_logs_are_for_staff_only(server):
+    # ALICE is logged in but not staff: the page says why with a 403 (not the login page
+    # again, where she is logged in already), and the socket closes with a code of its own.
+    alice = session_for(server, ALICE)
+    status, url, body = fetch(server.url + "/logs/", alice)
+    assert (status, url) == (403, server.url + "/logs/"), (status, url)
+    assert "Only staff can follow server logs" in body, body
+    assert str(server.project_dir) not in body
+    status, _, body = fetch(server.url + "/logs/", session_for(server))  # STUDENT is staff
+    assert status == 200 and 'id="follow-start"' in body, status
+
+    async def scenario():
+        async with logs_socket(server, "access", session=alice) as socket:
+            assert await close_code(socket) == NOT_STAFF
+
+    asyncio.run(scenario())
+
+
+def new_staff_account(server) -> Account:
+    """A staff account of its own, in the served copy: no other test holds its jobs."""
+    account = Account(f"staff-{uuid.uuid4().hex[:8]}", "staff-password-7", staff=True)
+    create_accounts(server.project_dir, server.env, (account,))
+    return account
+
+
+@pytest.mark.needs("task-limits")
+def test_a_user_runs_at_most_chat_jobs_per_user_jobs_at_once(server, start_server, celery_worker):
+    # A server with a limit of its own, 2, beside the shared one (whose limit the tests
+    # raise); the same copy, Redis and Celery worker.
+    limited = start_server(CHAT_JOBS_PER_USER="2")
+    session = session_for(limited, new_staff_account(limited))
+    access = log_path(limited, "access")
+    before = celery_worker.running_jobs()
+
+    async def scenario():
+        async with following(limited, "access", session) as first:
+            first_job = new_job(celery_worker, before)
+            async with following(limited, "access", session) as second:
+                async with logs_socket(limited, "access", session) as one_too_many:
+                    assert await close_code(one_too_many) == TOO_MANY_JOBS
+                # Another user's jobs are not counted: STUDENT follows all the same.
+                async with following(limited, "access") as other_user:
+                    append(access, ["while two run"])
+                    for page in (first, second, other_user):
+                        assert await lines_of(page, 1) == ["while two run"]
+                # Stop one (its socket closes), and its slot is free for the next job.
+                await first.close()
+                assert await asyncio.to_thread(
+                    wait_until, lambda: celery_worker.finished(first_job), STOP_ALLOWED_SECONDS
+                ), "the job ran on after its socket closed"
+                async with following(limited, "access", session) as third:
+                    append(access, ["after one stopped"])
+                    assert await lines_of(third, 1) == ["after one stopped"]
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.needs("task-limits")
+def test_the_page_says_why_a_job_was_refused(server, start_server, celery_worker, browser):
+    # With no jobs allowed at all, every Follow is refused with 4429, whatever else runs.
+    limited = start_server(CHAT_JOBS_PER_USER="0")
+    log_path(limited, "access")
+    open_page(browser, limited, "/logs/")
+    browser.find_element(By.ID, "follow-start").click()
+    wait_for(
+        browser,
+        lambda: "(code 4429)" in job_state(browser),
+        "the page never said why its job was refused",
+    )
+    assert "Too many jobs: stop one first" in job_state(browser)
     assert browser.find_element(By.ID, "follow-start").is_enabled()

@@ -33,7 +33,8 @@ def _say(message: str) -> None:
 def _say_demo_account() -> None:
     _say(
         f"Log in as {DEMO.username!r} with the password {DEMO.password!r} (a demo "
-        "account in this run's scratch database), or sign up for more."
+        "account in this run's scratch database, staff: it may follow the logs), or sign "
+        "up for more."
     )
 
 

@@ -22,7 +22,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.test import TransactionTestCase, override_settings
 
 from chat import consumers
-from chat.consumers import NO_SUCH_LOG, NOT_LOGGED_IN
+from chat.consumers import NO_SUCH_LOG, NOT_LOGGED_IN, NOT_STAFF, TOO_MANY_JOBS
 from chat.routing import websocket_urlpatterns
 from chatsite.celery import app as celery_app
 
@@ -47,10 +47,12 @@ def tearDownModule():
     LOG_DIR.cleanup()
 
 
-async def open_logs_page(log_name="test", username="alice"):
-    """The /logs/ page's socket for one log, logged in."""
+async def open_logs_page(log_name="test", username="alice", staff=True):
+    """The /logs/ page's socket for one log, logged in (as staff unless staff=False)."""
     communicator = WebsocketCommunicator(application, f"/ws/logs/{log_name}/")
-    communicator.scope["user"], _ = await User.objects.aget_or_create(username=username)
+    communicator.scope["user"], _ = await User.objects.aupdate_or_create(
+        username=username, defaults={"is_staff": staff}
+    )
     connected, _ = await communicator.connect()
     assert connected, "the logs socket did not connect"
     return communicator
@@ -138,6 +140,40 @@ class FollowLogTests(TransactionTestCase):
         await page.disconnect()
         self.assertTrue(ended, "the job outlived its flag")
 
+    @override_settings(CHAT_JOBS_PER_USER=2)
+    async def test_a_user_runs_at_most_chat_jobs_per_user_jobs(self):
+        first, second = await self.follow(), await self.follow()
+        third = await open_logs_page()
+        closed = await third.receive_output()
+        self.assertEqual(closed, {"type": "websocket.close", "code": TOO_MANY_JOBS})
+        await third.disconnect()
+        # Another user's jobs do not count.
+        await (await self.follow(username="bob")).disconnect()
+        # Stop one, and the next one runs.
+        await first.disconnect()
+        fourth = await self.follow()
+        for page in (second, fourth):
+            await page.disconnect()
+
+    @override_settings(CHAT_JOBS_PER_USER=1)
+    async def test_a_slot_is_free_again_however_its_socket_ended(self):
+        page = await self.follow()
+        with mock.patch.object(consumers.LogConsumer, "job_line", side_effect=RuntimeError):
+            append("a line that meets a bug")
+            with self.assertRaises(RuntimeError):
+                await page.wait(timeout=5)
+        await (await self.follow()).disconnect()
+
+    @override_settings(CHAT_JOBS_PER_USER=1)
+    async def test_a_slot_expires_with_its_job(self):
+        # Its server was killed, say: nobody frees the slot, but it runs out.
+        with mock.patch.object(consumers, "MAX_RUN_SECONDS", 1):
+            gone = await self.follow()
+        self.assertTrue(await no_job_runs(), "the job outlived its flag")
+        await asyncio.sleep(0.5)  # Redis forgets an expired key within a moment
+        await (await self.follow()).disconnect()
+        await gone.disconnect()
+
     async def test_a_failing_job_reports_its_error_and_the_worker_goes_on(self):
         page = await open_logs_page("missing")
         failed = await page.receive_json_from(timeout=10)
@@ -159,8 +195,26 @@ class LogSocketTests(TransactionTestCase):
         self.assertEqual(closed, {"type": "websocket.close", "code": NOT_LOGGED_IN})
         await communicator.disconnect()
 
+    async def test_a_user_who_is_not_staff_is_refused_with_a_code_that_says_why(self):
+        page = await open_logs_page(staff=False)
+        closed = await page.receive_output()
+        self.assertEqual(closed, {"type": "websocket.close", "code": NOT_STAFF})
+        await page.disconnect()
+
     async def test_an_unknown_log_name_is_refused(self):
         page = await open_logs_page("passwd")
         closed = await page.receive_output()
         self.assertEqual(closed, {"type": "websocket.close", "code": NO_SUCH_LOG})
         await page.disconnect()
+
+
+class LogPageTests(TransactionTestCase):
+    def test_the_page_is_for_staff_and_says_so_to_others(self):
+        user = User.objects.create_user("carol", password="carol-password-7")
+        self.client.force_login(user)
+        refused = self.client.get("/logs/")
+        self.assertEqual(refused.status_code, 403)  # not a way back to the login page
+        self.assertContains(refused, "Only staff can follow server logs", status_code=403)
+        user.is_staff = True
+        user.save()
+        self.assertContains(self.client.get("/logs/"), 'value="Follow"')
