@@ -20,7 +20,8 @@ from channels_redis.core import RedisChannelLayer
 
 from tests.chat_client import chat_message, close_code, join, next_frame, notifications_of, say
 from tests.subjects import NOTIFICATIONS, ROOM_CHAT
-from workshop.accounts import ALICE
+from tests.task_client import following, log_path, new_job
+from workshop.accounts import ALICE, session_for
 from workshop.processes import wait_until
 
 pytestmark = pytest.mark.needs("clean-up")
@@ -120,3 +121,25 @@ def test_a_page_closed_while_joining_leaves_no_traceback_and_no_member(server):
     )
     log = server.log_text()[log_before:]
     assert "Traceback" not in log, log[-3000:]
+
+
+@pytest.mark.needs("task-stop")
+@pytest.mark.subject("chat/consumers.py::LayerAwareConsumer", "chat/consumers.py::LogConsumer")
+def test_a_log_socket_whose_consumer_raised_ends_its_job(server, celery_worker):
+    # From step 09 every socket of a logged-in page is in its session's group (logging out
+    # closes them): a message of a type nobody handles, sent there, makes each raise.
+    log_path(server, "access")  # there, so that the job runs
+    before = celery_worker.running_jobs()
+
+    async def scenario():
+        async with following(server, "access") as page:
+            job = new_job(celery_worker, before)
+            session_key = session_for(server)
+            await send_to_group(server, f"session_{session_key}", A_TYPE_NOBODY_HANDLES)
+            assert await close_code(page) == INTERNAL_ERROR
+            ended = await asyncio.to_thread(
+                wait_until, lambda: celery_worker.finished(job), 5.0, 0.05
+            )
+            assert ended, "the job runs on after its consumer raised"
+
+    asyncio.run(scenario())
