@@ -27,9 +27,14 @@ MENTIONS_CHANNEL = "mentions"
 MENTION_PATTERN = re.compile(r"(?<![\w@])@(\w+(?:[.+-]\w+)*)")
 
 
+# A message notifies at most this many of the names it mentions: a message of
+# "@a @b @c ..." cannot send the worker a thousand lookups and notifications.
+MAX_MENTIONS = 5
+
+
 def find_mentions(text):
     """The names mentioned in a message, each once, in order: "@bob @ann @bob" -> bob, ann."""
-    return list(dict.fromkeys(MENTION_PATTERN.findall(text)))
+    return list(dict.fromkeys(MENTION_PATTERN.findall(text)))[:MAX_MENTIONS]
 
 
 # A SyncConsumer: its handlers are ordinary functions, run in a thread, so they

@@ -142,3 +142,26 @@ def test_a_mention_shows_on_the_other_users_page_as_text(
     assert not second_browser.find_elements(By.CSS_SELECTOR, "#notification-list b")
     # Alice mentioned bob, not herself: her own page shows no notification.
     assert text_of(browser, "notification-count") == "0"
+
+
+@pytest.mark.subject(*MENTION_PARTS)
+def test_a_message_notifies_at_most_five_of_the_names_it_mentions(server, mentions_worker):
+    # Five names nobody has, then bob's: he is the sixth, and not notified. The message
+    # itself reaches the room whole.
+    room = new_room()
+    text = " ".join(f"@ghost{n}" for n in range(5)) + f" and @{BOB.username}"
+
+    async def scenario():
+        async with (
+            notifications_of(server, BOB) as bob,
+            join(server, room, session=session_for(server, ALICE)) as alice,
+        ):
+            await next_frame(alice, raw=True)  # the (empty) history
+            await say(alice, text)
+            assert (await next_frame(alice))["message"] == text
+            assert await nothing_arrives(bob, DELIVERY_SECONDS, raw=True)
+            await say(alice, f"only @{BOB.username}")  # the worker is there, and on time
+            expected = mentioned(ALICE, room, f"only @{BOB.username}")
+            assert await next_frame(bob, timeout=DELIVERY_SECONDS) == expected
+
+    asyncio.run(scenario())

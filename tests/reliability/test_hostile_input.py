@@ -7,7 +7,8 @@ What each case gets (the contract; docs/guarantees.md):
   reply on that socket alone; nothing is broadcast; the socket stays open;
 - a frame over Daphne's 1 MiB limit, or a text frame that is not UTF-8: Daphne drops
   that connection (the client sees 1006, no close frame); nobody else notices;
-- a flood: no rate limit; never reordered, never duplicated; past a server process's
+- a flood: never reordered, never duplicated (the servers here raise step 07's rate limit,
+  which tests/acceptance/test_rate_limit.py tests); past a server process's
   mailbox capacity (channels_redis' default: 100 messages) the excess is dropped, and from
   the step that takes a burst (step 06 makes it 1,500) every message is delivered;
   the flooder stays connected and the others are still served;
