@@ -28,6 +28,7 @@ from tests.chat_client import (
 )
 from tests.task_client import append, lines_of, log_path, logs_socket, running, unique
 from workshop.accounts import LOGIN_PATH, Account, cookie_header, fetch, log_in
+from workshop.processes import wait_until
 
 pytestmark = pytest.mark.needs("notifications")
 
@@ -147,3 +148,14 @@ def test_logging_out_closes_that_sessions_log_socket(server, celery_worker):
             assert await lines_of(phone_logs, 1) == line
 
     asyncio.run(scenario())
+
+
+def test_logging_out_while_redis_is_down_still_logs_out(private_redis, start_server):
+    # Redis down: the sockets cannot be told (they were closed with 4503 anyway, and
+    # their pages reconnect without a login); the logout itself must still work.
+    server = start_server(redis_url=private_redis.url)
+    account = new_account(server)
+    session = log_in(server.url, account)
+    private_redis.stop()
+    log_out(server, session)
+    assert wait_until(lambda: "Sockets not closed at logout" in server.log_text(), 5.0)

@@ -26,15 +26,16 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from tests.chat_client import (
     HandshakeServerError,
     chat_message,
+    close_code,
     join,
     next_frame,
     next_history,
     nothing_arrives,
     say,
 )
-from tests.subjects import ROOM_CHAT
 
-pytestmark = [pytest.mark.needs("history"), pytest.mark.subject(*ROOM_CHAT)]
+# Every step with history (the file changes on each): each step's copy of the branches runs.
+pytestmark = [pytest.mark.needs("history"), pytest.mark.subject("chat/consumers.py")]
 
 # Longer than SQLite's busy timeout (5 s, Django's default), so that a write meets it.
 LOCK_SECONDS = 7.0
@@ -99,3 +100,39 @@ def test_a_message_the_locked_database_cannot_take_is_answered_and_the_chat_goes
         assert texts == ["after the lock"], texts  # stored once; the refused one never
 
     asyncio.run(scenario())
+
+
+@contextlib.contextmanager
+def messages_table_gone(server):
+    """The messages' table renamed away, as a half-applied migration leaves a database:
+    reading or saving messages fails ("no such table"), while sessions still work."""
+    database = sqlite3.connect(server.project_dir / "db.sqlite3", timeout=10)
+    try:
+        database.execute("ALTER TABLE chat_message RENAME TO chat_message_away")
+        database.commit()
+        yield
+    finally:
+        database.execute("ALTER TABLE chat_message_away RENAME TO chat_message")
+        database.commit()
+        database.close()
+
+
+def test_a_page_whose_history_cannot_be_read_is_closed_with_4503_and_joins_later(server):
+    room = f"tableless-{uuid.uuid4().hex[:6]}"
+
+    async def scenario():
+        async with join(server, room) as member:
+            await next_history(member)
+            with messages_table_gone(server):
+                async with join(server, room) as joiner:
+                    assert await close_code(joiner) == UNAVAILABLE  # the page tries again
+                await say(member, "into the void")
+                reply = await next_frame(member)
+                assert reply["error"].startswith(NOT_SAVED), reply
+            async with join(server, room) as joiner:  # the table is back
+                assert await next_history(joiner) == []
+                await say(member, "back")
+                assert await next_frame(joiner) == chat_message(server, "back")
+
+    asyncio.run(scenario())
+    assert "history not read (no such table: chat_message)" in server.log_text()

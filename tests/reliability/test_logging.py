@@ -17,7 +17,7 @@ from tests.chat_client import close_code, join, next_frame, say
 from tests.conftest import Runserver, ServerPool, prepared_copy
 from tests.reliability.test_faults import LAYER_UNAVAILABLE, SHOW_CAPACITY
 from workshop.processes import wait_until
-from workshop.step_server import project_env
+from workshop.step_server import MACHINE_SENDER_LIMITS, project_env
 
 pytestmark = [pytest.mark.needs("reconnect"), pytest.mark.slow]
 
@@ -29,7 +29,7 @@ def start_runserver(step, tmp_path, private_redis, step_python, prepared_copies)
     started = []
 
     def start(copy=None) -> Runserver:
-        env = project_env(private_redis.url)
+        env = project_env(private_redis.url, **MACHINE_SENDER_LIMITS)  # a flood, as one user
         if copy is None:
             copy = prepared_copy(prepared_copies, step, tmp_path, env, step_python)
         accounts = ServerPool.accounts(step)
