@@ -91,8 +91,8 @@ class ProductionStack:
         say: Callable[[str], None] = lambda message: None,
         machine_senders: bool = False,
     ):
-        # machine_senders: raise the chat's per-user message rate limit, for a load whose
-        # one machine sends for every member (the stack's tests, bench-production).
+        # machine_senders: raise the chat's per-user limits (messages, jobs), for a load
+        # whose one machine acts for every member (the stack's tests, bench-production).
         self.machine_senders = machine_senders
         self.step = step
         self.source = pathlib.Path(project_dir or step.path)
@@ -136,8 +136,8 @@ class ProductionStack:
         self.copy = copy_project(self.source, self.scratch)
         if self.machine_senders:
             self.say(
-                "The per-user message rate limit is raised (CHAT_MESSAGES_PER_SECOND, "
-                "CHAT_MESSAGE_BURST): one machine sends for every member."
+                "The per-user limits are raised (CHAT_MESSAGES_PER_SECOND, CHAT_MESSAGE_BURST, "
+                "CHAT_JOBS_PER_USER): one machine acts for every member."
             )
         self.env = project_env(
             self.redis_url,

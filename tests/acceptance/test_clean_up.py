@@ -15,13 +15,13 @@ import asyncio
 import uuid
 
 import pytest
-import redis
 from channels_redis.core import RedisChannelLayer
 
 from tests.chat_client import chat_message, close_code, join, next_frame, notifications_of, say
+from tests.server_state import members_in_redis, new_account
 from tests.subjects import NOTIFICATIONS, ROOM_CHAT
 from tests.task_client import following, log_path, new_job
-from workshop.accounts import ALICE, session_for
+from workshop.accounts import session_for
 from workshop.processes import wait_until
 
 pytestmark = pytest.mark.needs("clean-up")
@@ -30,15 +30,6 @@ INTERNAL_ERROR = 1011  # Daphne's close code when a consumer raises
 A_TYPE_NOBODY_HANDLES = {"type": "chat.no_such_handler"}
 # Pages that close while joining: enough that some close while connect() sends.
 CLOSED_WHILE_JOINING = 100
-
-
-def group_members(server, group: str) -> int:
-    """How many channels Redis holds in `group` (channels_redis keeps a sorted set)."""
-    client = redis.Redis.from_url(server.env["REDIS_URL"])
-    try:
-        return client.zcard(f"asgi:group:{group}")
-    finally:
-        client.close()
 
 
 async def send_to_group(server, group: str, event: dict) -> None:
@@ -56,14 +47,14 @@ def test_members_whose_consumer_raised_leave_the_group_and_other_rooms_chat_on(s
     async def scenario():
         async with join(server, room) as first, join(server, room) as second:
             async with join(server, calm) as alice, join(server, calm) as bob:
-                assert group_members(server, f"chat_{room}") == 2
+                assert members_in_redis(server, f"chat_{room}") == 2
                 await send_to_group(server, f"chat_{room}", A_TYPE_NOBODY_HANDLES)
                 assert await close_code(first) == INTERNAL_ERROR
                 assert await close_code(second) == INTERNAL_ERROR
                 # disconnect() ran: nobody is left in the room's group.
                 assert await asyncio.to_thread(
-                    wait_until, lambda: group_members(server, f"chat_{room}") == 0, 5.0
-                ), f"still {group_members(server, f'chat_{room}')} members in chat_{room}"
+                    wait_until, lambda: members_in_redis(server, f"chat_{room}") == 0, 5.0
+                ), f"still {members_in_redis(server, f'chat_{room}')} members in chat_{room}"
                 await say(alice, "still here")
                 assert await next_frame(bob) == chat_message(server, "still here")
         # And a new member can use the room again.
@@ -77,25 +68,18 @@ def test_members_whose_consumer_raised_leave_the_group_and_other_rooms_chat_on(s
 @pytest.mark.needs("notifications")  # steps that have it have clean-up too
 @pytest.mark.subject(*NOTIFICATIONS)
 def test_a_notification_socket_whose_consumer_raised_leaves_its_users_group(server):
-    find_pk = (
-        "from django.contrib.auth.models import User; "
-        f"print(User.objects.get(username={ALICE.username!r}).pk)"
-    )
-    # The last line: Django's shell may print a line of its own before it.
-    user_pk = server.manage("shell", "-c", find_pk).stdout.split()[-1]
-    group = f"user_{user_pk}"
+    account, group = new_account(server)  # fresh: its group is empty but for this page
 
     async def scenario():
-        async with notifications_of(server, ALICE) as page:
+        async with notifications_of(server, account) as page:
             assert await asyncio.to_thread(
-                wait_until, lambda: group_members(server, group) >= 1, 5.0
+                wait_until, lambda: members_in_redis(server, group) == 1, 5.0
             )
-            before = group_members(server, group)
             await send_to_group(server, group, A_TYPE_NOBODY_HANDLES)
             assert await close_code(page) == INTERNAL_ERROR
             assert await asyncio.to_thread(
-                wait_until, lambda: group_members(server, group) == before - 1, 5.0
-            ), f"{group} still has {group_members(server, group)} members (was {before})"
+                wait_until, lambda: members_in_redis(server, group) == 0, 5.0
+            ), f"{group} still has {members_in_redis(server, group)} members"
 
     asyncio.run(scenario())
 
@@ -116,8 +100,8 @@ def test_a_page_closed_while_joining_leaves_no_traceback_and_no_member(server):
         await asyncio.gather(*(join_and_leave_at_once() for _ in range(CLOSED_WHILE_JOINING)))
 
     asyncio.run(scenario())
-    assert wait_until(lambda: group_members(server, f"chat_{room}") == 0, 5.0), (
-        f"{group_members(server, f'chat_{room}')} members left in chat_{room}"
+    assert wait_until(lambda: members_in_redis(server, f"chat_{room}") == 0, 5.0), (
+        f"{members_in_redis(server, f'chat_{room}')} members left in chat_{room}"
     )
     log = server.log_text()[log_before:]
     assert "Traceback" not in log, log[-3000:]

@@ -26,8 +26,9 @@ from tests.chat_client import (
     open_socket,
     say,
 )
+from tests.server_state import new_account
 from tests.task_client import append, lines_of, log_path, logs_socket, running, unique
-from workshop.accounts import LOGIN_PATH, Account, cookie_header, fetch, log_in
+from workshop.accounts import LOGIN_PATH, cookie_header, fetch, log_in
 from workshop.processes import wait_until
 
 pytestmark = pytest.mark.needs("notifications")
@@ -36,20 +37,6 @@ NOT_LOGGED_IN = 4401  # the close code of step 07 (chat/consumers.py)
 # How long after the logout's answer its sockets may take to close, on a loaded machine.
 CLOSE_SECONDS = 3.0
 DELIVERY_SECONDS = 5.0
-
-
-def new_account(server) -> Account:
-    """A fresh account, so that no other test shares its sessions. Staff: from the step
-    that gives server logs to staff alone, its log sockets must open too."""
-    account = Account(f"leaving-{uuid.uuid4().hex[:8]}", "leaving-password-7")
-    create = (
-        "from django.contrib.auth.models import User\n"
-        f"User.objects.create_user({account.username!r}, password={account.password!r}, "
-        "is_staff=True)"
-    )
-    result = server.manage("shell", "-c", create)
-    assert result.returncode == 0, result.stderr
-    return account
 
 
 def log_out(server, session: str) -> None:
@@ -86,7 +73,7 @@ async def closed_by_the_logout(socket) -> int:
 
 
 def test_logging_out_closes_that_sessions_sockets_and_no_others(server):
-    account = new_account(server)
+    account, _ = new_account(server, staff=True)  # staff: its log sockets open
     laptop, phone = log_in(server.url, account), log_in(server.url, account)
     assert laptop != phone
     room = f"leaving-{uuid.uuid4().hex[:8]}"
@@ -129,7 +116,7 @@ def test_logging_out_closes_that_sessions_sockets_and_no_others(server):
 
 @pytest.mark.needs("tasks")
 def test_logging_out_closes_that_sessions_log_socket(server, celery_worker):
-    account = new_account(server)
+    account, _ = new_account(server, staff=True)  # staff: its log sockets open
     laptop, phone = log_in(server.url, account), log_in(server.url, account)
     access = log_path(server, "access")  # there, for the jobs to follow
 
@@ -154,7 +141,7 @@ def test_logging_out_while_redis_is_down_still_logs_out(private_redis, start_ser
     # Redis down: the sockets cannot be told (they were closed with 4503 anyway, and
     # their pages reconnect without a login); the logout itself must still work.
     server = start_server(redis_url=private_redis.url)
-    account = new_account(server)
+    account, _ = new_account(server, staff=True)  # staff: its log sockets open
     session = log_in(server.url, account)
     private_redis.stop()
     log_out(server, session)

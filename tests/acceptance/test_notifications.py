@@ -12,7 +12,6 @@ import json
 import uuid
 
 import pytest
-import redis
 
 from tests.chat_client import (
     close_code,
@@ -23,8 +22,9 @@ from tests.chat_client import (
     open_socket,
 )
 from tests.pages import log_in_as, text_of
+from tests.server_state import members_in_redis, new_account
 from tests.subjects import NOTIFICATIONS
-from workshop.accounts import ALICE, BOB, Account
+from workshop.accounts import ALICE, BOB
 from workshop.ports import free_port
 from workshop.processes import wait_until
 from workshop.step_server import project_env
@@ -101,25 +101,6 @@ def test_the_in_memory_layer_is_refused(server, tmp_path):
     result = server.manage("notify", BOB.username, "hello", env=env)
     assert result.returncode != 0
     assert "another process" in result.stderr, result.stderr
-
-
-def new_account(server) -> tuple[Account, str]:
-    """A fresh account in the served copy, and the group its notification sockets join."""
-    account = Account(f"fresh-{uuid.uuid4().hex[:8]}", "fresh-password-7")
-    create = (
-        "from django.contrib.auth.models import User\n"
-        f"print(User.objects.create_user({account.username!r}, password={account.password!r}).pk)"
-    )
-    result = server.manage("shell", "-c", create)
-    assert result.returncode == 0, result.stderr
-    return account, f"user_{result.stdout.split()[-1]}"  # after what the shell imported
-
-
-def members_in_redis(server, group: str) -> int:
-    """How many sockets are in the group: the default layer keeps a group in Redis as a
-    sorted set of its members' channel names, asgi:group:<group>."""
-    with redis.Redis.from_url(server.env["REDIS_URL"], socket_timeout=5) as client:
-        return client.zcard(f"asgi:group:{group}")
 
 
 @pytest.mark.subject(*NOTIFICATIONS)  # where the notifications changed; the rest run everywhere

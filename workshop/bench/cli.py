@@ -171,8 +171,8 @@ def run(args) -> int:
         changes["repeat"] = max(1, min(args.repeat, 10))
     plan = dataclasses.replace(plan, **changes)
     print(
-        "[bench] The chat's per-user message rate limit is raised for every server "
-        "(CHAT_MESSAGES_PER_SECOND, CHAT_MESSAGE_BURST): one machine sends for every member."
+        "[bench] The chat's per-user limits are raised for every server (CHAT_MESSAGES_PER_"
+        "SECOND, CHAT_MESSAGE_BURST, CHAT_JOBS_PER_USER): one machine acts for every member."
     )
     try:
         results = run_benchmark(
