@@ -1,8 +1,10 @@
 """A served step's state, read and set from outside, as an admin would: a fresh account in
-its database, and how many sockets a group has in its Redis."""
+its database, how many sockets a group has in its Redis, its database locked."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import uuid
 
 import redis
@@ -30,3 +32,16 @@ def members_in_redis(server, group: str) -> int:
     sorted set of its members' channel names, asgi:group:<group>."""
     with redis.Redis.from_url(server.env["REDIS_URL"], socket_timeout=5) as client:
         return client.zcard(f"asgi:group:{group}")
+
+
+@contextlib.contextmanager
+def database_locked(server):
+    """SQLite's write lock on the server's database, held by this process (as a long
+    migration or a backup holds it)."""
+    database = sqlite3.connect(server.project_dir / "db.sqlite3", timeout=10)
+    try:
+        database.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        database.rollback()
+        database.close()

@@ -56,6 +56,7 @@ OMITTED = {
             "step10_worker",
             "step11_background_tasks",
             "step12_stopping_tasks",
+            "step13_keeping_up",
         )
     },
     "step01_project_setup/chat/rooms.py": {

@@ -33,6 +33,7 @@ from tests.chat_client import (
     nothing_arrives,
     say,
 )
+from tests.server_state import database_locked
 
 # Every step with history (the file changes on each): each step's copy of the branches runs.
 pytestmark = [pytest.mark.needs("history"), pytest.mark.subject("chat/consumers.py")]
@@ -41,18 +42,6 @@ pytestmark = [pytest.mark.needs("history"), pytest.mark.subject("chat/consumers.
 LOCK_SECONDS = 7.0
 NOT_SAVED = "Not saved"  # how the consumer's error frame starts
 UNAVAILABLE = 4503
-
-
-@contextlib.contextmanager
-def database_locked(server):
-    """SQLite's write lock on the server's database, held by this process."""
-    database = sqlite3.connect(server.project_dir / "db.sqlite3", timeout=10)
-    try:
-        database.execute("BEGIN EXCLUSIVE")
-        yield
-    finally:
-        database.rollback()
-        database.close()
 
 
 async def join_during_the_lock(server, room: str) -> str:

@@ -1,0 +1,1 @@
+"""The chat app's management commands live in commands/."""

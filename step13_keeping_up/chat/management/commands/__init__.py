@@ -1,0 +1,1 @@
+"""`python manage.py announce` and `notify`: one module per command."""

@@ -1,0 +1,1 @@
+"""The chat app's database migrations: `python manage.py makemigrations` writes them."""
