@@ -1,5 +1,12 @@
 """A served step's state, read and set from outside, as an admin would: a fresh account in
-its database, how many sockets a group has in its Redis, its database locked."""
+its database, a group's members as its Redis sees them, a message sent to a group, its
+database locked.
+
+Most steps run on Channels' default Redis layer, which keeps a group in Redis as a sorted
+set of its members' channels; the keeping-up step runs on the pub/sub layer, which keeps
+groups in each server process and subscribes that process to the group's channel in
+Redis. The helpers here read whichever the served step uses (its settings.py says).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,13 @@ import sqlite3
 import uuid
 
 import redis
+from channels_redis.core import RedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from workshop.accounts import Account
+from workshop.bench.servers import project_layer_name
+
+PUBSUB_LAYER = "RedisPubSubChannelLayer"
 
 
 def new_account(server, staff: bool = False) -> tuple[Account, str]:
@@ -27,11 +39,48 @@ def new_account(server, staff: bool = False) -> tuple[Account, str]:
     return account, f"user_{result.stdout.split()[-1]}"  # after what the shell imported
 
 
+def on_pubsub_layer(server) -> bool:
+    """Whether the served step runs on the pub/sub layer (else the default Redis layer)."""
+    return project_layer_name(server.project_dir) == PUBSUB_LAYER
+
+
 def members_in_redis(server, group: str) -> int:
-    """How many sockets are in the group: the default layer keeps a group in Redis as a
-    sorted set of its members' channel names, asgi:group:<group>."""
+    """How many members Redis knows the group has: on the default layer its sockets (a
+    sorted set of channel names, asgi:group:<group>); on the pub/sub layer the server
+    processes with a member in it (subscribers of the channel asgi__group__<group>)."""
     with redis.Redis.from_url(server.env["REDIS_URL"], socket_timeout=5) as client:
+        if on_pubsub_layer(server):
+            return dict(client.pubsub_numsub(f"asgi__group__{group}")).get(
+                f"asgi__group__{group}".encode(), 0
+            )
         return client.zcard(f"asgi:group:{group}")
+
+
+def groups_in_redis(server, redis_url: str, prefix: str) -> list[str]:
+    """The groups whose names start with prefix that have a member, as Redis sees them."""
+    with redis.Redis.from_url(redis_url, socket_timeout=5) as client:
+        if on_pubsub_layer(server):
+            names = client.pubsub_channels(f"asgi__group__{prefix}*")
+            return [name.decode().removeprefix("asgi__group__") for name in names]
+        keys = client.scan_iter(f"asgi:group:{prefix}*")
+        return [key.decode().removeprefix("asgi:group:") for key in keys]
+
+
+async def send_to_group(server, group: str, event: dict) -> None:
+    """Send event to a group of the served step from outside, on the step's own layer."""
+    hosts = [server.env["REDIS_URL"]]
+    if on_pubsub_layer(server):
+        layer = RedisPubSubChannelLayer(hosts=hosts)
+        try:
+            await layer.group_send(group, event)
+        finally:
+            await layer.flush()  # closes its connection (the pub/sub layer keeps no data)
+        return
+    layer = RedisChannelLayer(hosts=hosts)
+    try:
+        await layer.group_send(group, event)
+    finally:
+        await layer.close_pools()
 
 
 @contextlib.contextmanager

@@ -1,5 +1,6 @@
 """Consumers handle WebSocket events, the way views handle HTTP requests."""
 
+import asyncio
 import json
 import logging
 import uuid
@@ -42,6 +43,11 @@ TOO_MANY_JOBS = 4429  # "too many jobs: stop one first": 4000 + HTTP's 429 Too M
 # How many of a room's last messages a page gets when it joins.
 HISTORY_LENGTH = 50
 
+# How often, in seconds, each socket checks that Redis still answers. The pub/sub
+# layer (settings.py) only ever waits for messages: when Redis goes away, an idle
+# socket would notice nothing, and its page would go on saying "Connected".
+LAYER_CHECK_SECONDS = 2
+
 
 class LayerAwareConsumer(AsyncWebsocketConsumer):
     """The chat's base consumer: however a socket ends, it cleans up after itself,
@@ -54,6 +60,7 @@ class LayerAwareConsumer(AsyncWebsocketConsumer):
         # handler. Channels runs disconnect() when the browser leaves, but not when
         # a handler raises: the groups connect() joined would keep a dead member,
         # and whatever connect() started would run on. So we run it ourselves.
+        self.layer_check = None
         try:
             await super().__call__(scope, receive, send)
         except (redis.ConnectionError, redis.TimeoutError) as error:
@@ -65,6 +72,13 @@ class LayerAwareConsumer(AsyncWebsocketConsumer):
                 error,
                 LAYER_UNAVAILABLE,
             )
+            if not hasattr(self, "base_send"):
+                # The pub/sub layer meets Redis first in new_channel(), before
+                # connect(): accept, so that the close code reaches the page.
+                self.base_send = send
+                await self.accept()
+                await self.close(code=LAYER_UNAVAILABLE)
+                return
             await self.close(code=LAYER_UNAVAILABLE)
             await self.clean_up(LAYER_UNAVAILABLE)
         except ClientGone:  # the browser left while we sent to it: not an error
@@ -74,6 +88,9 @@ class LayerAwareConsumer(AsyncWebsocketConsumer):
             # and close the socket with 1011 ("internal error").
             await self.clean_up(1011)
             raise
+        finally:
+            if self.layer_check is not None:
+                self.layer_check.cancel()
 
     async def receive(self, text_data=None, bytes_data=None):
         # A socket that takes no frames (notifications) answers one: it went nowhere.
@@ -90,12 +107,32 @@ class LayerAwareConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message):
         await super().websocket_connect(message)  # runs connect(), of the consumer below
+        self.layer_check = asyncio.create_task(self.check_the_layer())
         if self.scope["user"].is_authenticated and "session" in self.scope:
             self.groups.append(session_group(self.scope["session"]))  # closed at logout
             await self.channel_layer.group_add(self.groups[-1], self.channel_name)
 
     async def session_logged_out(self, event):
         await self.close(code=NOT_LOGGED_IN)  # the page says "not logged in"
+
+    async def check_the_layer(self):
+        # Every few seconds, a round trip through Redis: a message to ourselves.
+        while True:
+            await asyncio.sleep(LAYER_CHECK_SECONDS)
+            try:
+                await self.channel_layer.send(self.channel_name, {"type": "layer.checked"})
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                logger.warning(
+                    "Socket %s: channel layer unreachable (%s); socket closed with code %s.",
+                    self.scope["path"],
+                    error,
+                    LAYER_UNAVAILABLE,
+                )
+                await self.close(code=LAYER_UNAVAILABLE)  # disconnect() follows
+                return
+
+    async def layer_checked(self, event):
+        pass  # the check came back: Redis answers
 
 
 class ChatConsumer(LayerAwareConsumer):
@@ -190,6 +227,7 @@ class ChatConsumer(LayerAwareConsumer):
                     "sender_id": self.scope["user"].pk,
                     "room": self.room_name,
                     "message": message,
+                    "job_id": uuid.uuid4().hex,  # so that a worker does it once
                 },
             )
 

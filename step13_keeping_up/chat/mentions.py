@@ -16,6 +16,7 @@ import re
 from asgiref.sync import async_to_sync
 from channels.consumer import SyncConsumer
 from django.contrib.auth.models import User
+from django.core.cache import cache
 
 from .push import notification_group
 
@@ -41,6 +42,11 @@ def find_mentions(text):
 # use the ORM directly, and async_to_sync for the (async) channel layer.
 class MentionWorker(SyncConsumer):
     def mentions_find(self, event):
+        # On the pub/sub layer every running worker gets every job. The first to
+        # add the job's key to the cache (in Redis, in one step) does it; the
+        # others skip it, so that two workers never notify anyone twice.
+        if not cache.add(f"mention-job:{event['job_id']}", True, timeout=60):
+            return
         # Names that are not users, and the sender's own name, notify nobody.
         mentioned = User.objects.filter(username__in=event["names"]).exclude(pk=event["sender_id"])
         text = f'{event["sender"]} mentioned you in room "{event["room"]}": {event["message"]}'

@@ -11,12 +11,12 @@ import signal
 import time
 
 import pytest
-import redis
 from selenium.webdriver.common.by import By
 from websockets.exceptions import ConnectionClosed
 
 from tests.chat_client import chat_message, close_code, join, next_frame, notifications_of, say
 from tests.pages import chat_log, open_room, post_message, text_of, wait_until_log_contains
+from tests.server_state import groups_in_redis
 from tests.subjects import NOTIFICATIONS, ROOM_CHAT
 from workshop.accounts import BOB
 from workshop.processes import wait_until
@@ -190,12 +190,11 @@ def test_the_page_reconnects_by_itself_after_redis_restarts(
 
 def notifications_come_back(browser, server, private_redis) -> None:
     """The page's notification socket reconnected too: `notify` shows on it again."""
-    with redis.Redis.from_url(private_redis.url, socket_timeout=5) as client:
-        # This Redis restarted empty: a user's group (asgi:group:user_<pk>) is there once
-        # the page's notification socket has joined it again.
-        assert wait_until(lambda: list(client.scan_iter("asgi:group:user_*")), RECONNECT_SECONDS), (
-            "the page's notification socket never joined its group again"
-        )
+    # This Redis restarted empty: a user's group (user_<pk>) is there once the page's
+    # notification socket has joined it again.
+    assert wait_until(
+        lambda: groups_in_redis(server, private_redis.url, "user_"), RECONNECT_SECONDS
+    ), "the page's notification socket never joined its group again"
     result = server.manage("notify", server.accounts[0].username, "back after the restart")
     assert result.returncode == 0, result.stderr
     assert wait_until(

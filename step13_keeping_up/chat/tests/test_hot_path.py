@@ -54,8 +54,7 @@ class HotPathTests(TransactionTestCase):
         await get_channel_layer().group_send(
             "chat_lobby", {"type": "chat.announcement", "text": "closing soon"}
         )
-        self.assertEqual(
-            await alice.receive_json_from(timeout=BUSY_SECONDS + 2), {"announcement": "closing soon"}
-        )
+        announced = await alice.receive_json_from(timeout=BUSY_SECONDS + 2)
+        self.assertEqual(announced, {"announcement": "closing soon"})
         self.assertTrue(busy.done(), "the announcement skipped Channels' database clean-up")
         await alice.disconnect()
