@@ -3,7 +3,8 @@
 The room's consumer puts a job on the channel "mentions" of the channel layer; a real
 `manage.py runworker mentions` process reads it, finds the users and pushes to their
 notification sockets (test_notifications.py). On Channels' default layer a job waits in
-Redis until a worker reads it, and each job goes to one worker.
+Redis until a worker reads it, and each job goes to one worker; on the pub/sub layer (the
+keeping-up step) every worker gets it and the first to claim it does it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from selenium.webdriver.common.by import By
 
 from tests.chat_client import join, next_frame, nothing_arrives, notifications_of, say
 from tests.pages import log_in_as, post_message, text_of, wait_for
+from tests.server_state import on_pubsub_layer
 from tests.subjects import MENTIONS as MENTION_PARTS
 from workshop.accounts import ALICE, BOB, STUDENT, session_for
 
@@ -61,12 +63,16 @@ def test_a_mention_notifies_that_user_only(server, mentions_worker):
 
 
 @pytest.mark.subject(*MENTION_PARTS)  # where the mentions changed; the first test runs everywhere
-def test_without_a_worker_the_mention_waits_and_a_worker_started_later_delivers_it(
+def test_without_a_worker_the_room_goes_on_and_a_worker_started_later_delivers(
     server, mentions_worker
 ):
+    # On the default layer the job waits in Redis (up to the layer's expiry, 60 s) and the
+    # worker that starts later finds it. On the pub/sub layer (the keeping-up step) nobody
+    # keeps it: a job sent while no worker listens is lost, and the later ones arrive.
     mentions_worker.stop()
     room = new_room()
-    text = f"are you there @{BOB.username}?"
+    waiting, later = f"are you there @{BOB.username}?", f"and now @{BOB.username}?"
+    kept = not on_pubsub_layer(server)
 
     async def scenario():
         async with (
@@ -74,14 +80,19 @@ def test_without_a_worker_the_mention_waits_and_a_worker_started_later_delivers_
             join(server, room, session=session_for(server, ALICE)) as alice,
         ):
             await next_frame(alice, raw=True)
-            await say(alice, text)
-            assert (await next_frame(alice))["message"] == text  # the room is not held up
+            await say(alice, waiting)
+            assert (await next_frame(alice))["message"] == waiting  # the room is not held up
             assert await nothing_arrives(bob, 2, raw=True)  # nobody reads the job yet
-            # The job waits in Redis (for up to the layer's expiry, 60 s): the worker that
-            # starts now finds it.
             await asyncio.to_thread(mentions_worker.start)
-            assert await next_frame(bob, timeout=DELIVERY_SECONDS) == mentioned(ALICE, room, text)
+            if kept:
+                expected = mentioned(ALICE, room, waiting)
+                assert await next_frame(bob, timeout=DELIVERY_SECONDS) == expected
+            await say(alice, later)
+            expected = mentioned(ALICE, room, later)
+            assert await next_frame(bob, timeout=DELIVERY_SECONDS) == expected
+            assert (await next_frame(alice))["message"] == later
             assert await nothing_arrives(alice, QUIET_SECONDS, raw=True)
+            assert await nothing_arrives(bob, QUIET_SECONDS, raw=True)
 
     asyncio.run(scenario())
 
