@@ -286,8 +286,11 @@ def test_channel_layers_missing_fails_for_a_step_with_groups(tmp_path):
 
 
 # The step that sets the channel layer's capacity (step 06), read from the steps as doctor
-# reads them; a student's folder of the step after it is told what that step set.
-CAPACITY_STEP = layer_origin(load_steps()[-1])
+# reads them (the last step with a capacity: the keeping-up step's layer has none); a
+# student's folder of the step after it is told what that step set.
+CAPACITY_STEP = layer_origin(
+    [step for step in load_steps() if getattr(layer_of(step), "capacity", None)][-1]
+)
 AFTER_IT = get_step(CAPACITY_STEP.number + 1)
 LAYER = layer_of(CAPACITY_STEP)
 LAYER_BLOCK = re.compile(r"\nCHANNEL_LAYERS = \{.*?\n\}\n", re.S)
