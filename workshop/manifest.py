@@ -11,8 +11,8 @@ MANIFEST_PATH = REPO_ROOT / "steps.toml"
 
 CAPABILITIES = (
     "http", "websocket", "groups", "async", "input-checks", "student-tests", "reconnect",
-    "clean-up", "burst", "hostile-input", "login", "history", "notifications", "worker", "tasks",
-    "task-stop", "task-limits", "hot-path",
+    "clean-up", "mailbox", "burst", "hostile-input", "login", "history", "notifications",
+    "worker", "tasks", "task-stop", "task-limits", "hot-path",
 )  # fmt: skip
 
 # The workshop's parts: part 1 builds the chat, part 2 ("going further") adds what a
