@@ -277,6 +277,7 @@ def test_killing_one_of_two_daphnes_leaves_the_other_chatting(start_server):
 # The dead process's members stay in the group until the group expires (a day), so its
 # mailbox fills up: past its capacity, group_send must go on delivering to the live ones.
 # Capacity and group_send are the layer's: this runs where it changed (tests/subjects.py).
+@pytest.mark.needs("mailbox")
 @pytest.mark.subject("chatsite/settings.py::CHANNEL_LAYERS", "requirements.txt::channels-redis")
 def test_a_dead_processs_full_mailbox_stops_no_delivery(start_server):
     kill_one_of_two_and_chat_on(start_server, messages=None)

@@ -62,6 +62,7 @@ def test_redis_unreachable_is_one_line_under_runserver(start_runserver, private_
 # What decides this line: the step's LOGGING, its channel layer, and the packages that
 # serve and log. The consumer only passes messages on, as other tests check on every
 # step; so this runs where one of these changed (tests/subjects.py), not on every step.
+@pytest.mark.needs("mailbox")  # a message dropped past the mailbox's capacity
 @pytest.mark.subject(
     "chatsite/settings.py::LOGGING",
     "chatsite/settings.py::CHANNEL_LAYERS",
