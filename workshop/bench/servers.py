@@ -18,6 +18,7 @@ import pathlib
 import re
 import sys
 
+from ..accounts import Account, cookie_header, session_for
 from ..manifest import get_step
 from ..step_server import MACHINE_SENDER_LIMITS, StepServer, StepServerError, project_env
 
@@ -160,8 +161,14 @@ SLOW = (
 class BenchServer(StepServer):
     """One server process: Daphne or uvicorn serving a step copy, or the floor script."""
 
-    def __init__(self, project_dir: pathlib.Path, env: dict[str, str], variant: Variant):
-        super().__init__(project_dir, env)
+    def __init__(
+        self,
+        project_dir: pathlib.Path,
+        env: dict[str, str],
+        variant: Variant,
+        accounts: tuple[Account, ...] = (),
+    ):
+        super().__init__(project_dir, env, accounts=accounts)
         self.variant = variant
         self.log_path = self.project_dir.parent / f"{variant.server}-{variant.name}-{self.port}.log"
 
@@ -208,9 +215,14 @@ class ServerSet:
         redis_url: str,
         scratch: pathlib.Path,
         slow_room: str = "slow",
+        accounts: tuple[Account, ...] = (),
     ):
         self.variant = variant
         self.servers: list[BenchServer] = []
+        # On a step with users: the account in the copy's database that every member is,
+        # and the Cookie header every socket sends once start() has logged it in.
+        self.accounts = accounts
+        self.cookie: str | None = None
         if project_dir is None:  # the floor has no project: give it a folder for its log
             project_dir = scratch / "floor" / "floor"
             project_dir.mkdir(parents=True, exist_ok=True)
@@ -237,7 +249,7 @@ class ServerSet:
     def start(self, timeout: float = 60.0) -> ServerSet:
         """Start every process at once; raise StepServerError if one does not serve."""
         self.servers = [
-            BenchServer(self.project_dir, self.env, self.variant)
+            BenchServer(self.project_dir, self.env, self.variant, self.accounts)
             for _ in range(self.variant.processes)
         ]
         with concurrent.futures.ThreadPoolExecutor(len(self.servers)) as pool:
@@ -246,6 +258,13 @@ class ServerSet:
         if errors:
             self.stop()
             raise errors[0]
+        # Logged in once, through the first process's login page: the session is in the
+        # copy's database, so the same cookie opens a socket on every process.
+        try:
+            self.cookie = cookie_header(session_for(self.servers[0]))
+        except Exception:
+            self.stop()
+            raise
         return self
 
     def cpu_seconds(self) -> float | None:
