@@ -166,6 +166,12 @@ def refuse_a_layer_per_process(variant: Variant, project_dir: pathlib.Path) -> N
         )
 
 
+def accounts_for(step: int | None) -> tuple:
+    """The accounts a copy of the step gets: on a step with users, one, which every member
+    of every room is (logged in once; the servers raise the per-user limits)."""
+    return (DEMO,) if step is not None and get_step(step).has("login") else ()
+
+
 class _Bench:
     """One benchmark run: a Redis, scratch copies of the steps, the servers."""
 
@@ -194,16 +200,11 @@ class _Bench:
             parent = self.scratch / f"step{step}"
             parent.mkdir()
             copy = copy_project(source, parent)
-            if self.accounts(step):  # its database: the tables, and the members' account
+            if accounts_for(step):  # its database: the tables, and the members' account
                 self.progress(f"Preparing {copy.name}: migrate, an account ...")
-                prepare_database(copy, project_env(self.redis_url), self.accounts(step))
+                prepare_database(copy, project_env(self.redis_url), accounts_for(step))
             self.copies[step] = copy
         return self.copies[step]
-
-    @staticmethod
-    def accounts(step: int | None) -> tuple:
-        """On a step with users, every member is one account, logged in once."""
-        return (DEMO,) if step is not None and get_step(step).has("login") else ()
 
     def start(self, variant: Variant, slow_room: str = "slow") -> ServerSet:
         project_dir = self.copy_of(variant.step)
@@ -215,7 +216,7 @@ class _Bench:
             self.redis_url,
             self.scratch,
             slow_room,
-            accounts=self.accounts(variant.step),
+            accounts=accounts_for(variant.step),
         )
         servers.start()
         for url in servers.urls:
@@ -648,4 +649,7 @@ def _redis_version(url: str) -> str | None:
         return None
 
 
-__all__ = ["Plan", "FULL", "QUICK", "COLUMNS", "SLOW_COLUMNS", "run_benchmark", "run_async"]
+__all__ = [
+    "Plan", "FULL", "QUICK", "COLUMNS", "SLOW_COLUMNS", "accounts_for", "run_benchmark",
+    "run_async",
+]  # fmt: skip
