@@ -26,13 +26,13 @@ from tests.prepared_copies import PreparedCopies, shared_temp_dir
 from tests.prerequisites import IN_CI, unavailable  # noqa: F401  (also for test modules)
 from tests.scheduling import checks_after_a_wait, make_scheduler, worker_group
 from tests.subjects import steps_where_changed
-from workshop.accounts import TEST_ACCOUNTS, create_accounts
+from workshop.accounts import TEST_ACCOUNTS, prepare_database
 from workshop.browser import BrowserUnavailable, start_chromium
 from workshop.coverage_report import RCFILE
 from workshop.manifest import Step, get_step, load_steps
 from workshop.postgres_server import PostgresServer, PostgresUnavailable
 from workshop.redis_server import RedisServer, RedisUnavailable, with_database
-from workshop.step_server import MACHINE_SENDER_LIMITS, StepServer, project_env, run_manage
+from workshop.step_server import MACHINE_SENDER_LIMITS, StepServer, project_env
 from workshop.step_worker import CeleryWorker, StepWorker
 
 IDLE_CHECKED = pytest.StashKey[set]()  # the worker groups in which a test checks idle sockets
@@ -238,9 +238,8 @@ def postgres_server():
 def prepare_copy(under_test: StepUnderTest, copy: pathlib.Path, env, python: str) -> None:
     """Make a fresh copy of a step servable: its database migrated and, on a step with
     users, the test accounts created in it."""
-    run_manage(copy, "migrate", "--verbosity", "0", env=env, python=python)
-    if under_test.has("login"):
-        create_accounts(copy, env, TEST_ACCOUNTS)
+    accounts = TEST_ACCOUNTS if under_test.has("login") else ()
+    prepare_database(copy, env, accounts, python=python)
 
 
 def prepared_copy(

@@ -7,14 +7,17 @@ Notebook 4 (tests/test_notebooks.py runs it, strict: a lost or reordered message
 measures most variants already, at more sizes, step 06's measured variants among them. The
 quick run here measures the others, with what the ratios and the recommendation compare
 (step 03, step 04, the floor) and one slow-handler variant for the slow table; a test below
-checks that the two together measure every variant. Other tests check that step 06's
-measured variants are what their names say, and that the page names the command behind
-each of its tables.
+checks that the two together measure every variant. Step 12 and its measured variants
+(measured only when named) have a quick run of their own, a room of logged-in members.
+Other tests check that the measured variants of steps 06 and 12 are what their names say,
+and that the page names the command behind each of its tables.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import dataclasses
 import json
 import re
 import shlex
@@ -23,12 +26,21 @@ import sys
 
 import pytest
 
+from workshop.accounts import prepare_database
 from workshop.bench.cli import TABLES
-from workshop.bench.load import BenchError, _Tracker
+from workshop.bench.load import BenchError, Room, _Tracker
 from workshop.bench.report import FILES, Results
-from workshop.bench.runner import COLUMNS, QUICK, SLOW_COLUMNS, _median_row, run_benchmark
+from workshop.bench.runner import (
+    COLUMNS,
+    QUICK,
+    SLOW_COLUMNS,
+    _median_row,
+    accounts_for,
+    run_benchmark,
+)
 from workshop.bench.servers import (
     CONFIGS,
+    ON_REQUEST,
     SLOW,
     SWEEP,
     ServerSet,
@@ -45,6 +57,8 @@ BENCHMARK_PAGE = REPO_ROOT / "docs" / "benchmark.md"
 QUICK_VARIANTS = ("step03", "step04", "floor")
 QUICK_CONFIGS = ("step04-uvicorn", "step04-pubsub-uvicorn-x2")
 QUICK_SLOW = ("slow-step04-await",)
+# Measured only when named: the last step, whose members log in (its own quick run below).
+QUICK_ON_REQUEST = tuple(variant.name for variant in ON_REQUEST)
 # What a row of docs/benchmark.md says while its figures wait for the next run.
 PLACEHOLDER = "to be measured"
 
@@ -127,11 +141,11 @@ def notebook_4_variants() -> set[str]:
 
 
 def test_the_quick_run_and_notebook_4_together_measure_every_variant():
-    known = {v.name for v in (*SWEEP, *CONFIGS, *SLOW)}
+    known = {v.name for v in (*SWEEP, *CONFIGS, *SLOW, *ON_REQUEST)}
     in_notebook = notebook_4_variants()
     assert in_notebook <= known, f"notebook 4 names unknown variants: {in_notebook - known}"
     assert len(in_notebook) >= 5, f"notebook 4's measure() calls were not found: {in_notebook}"
-    here = {*QUICK_VARIANTS, *QUICK_CONFIGS, *QUICK_SLOW}
+    here = {*QUICK_VARIANTS, *QUICK_CONFIGS, *QUICK_SLOW, *QUICK_ON_REQUEST}
     missing = known - in_notebook - here
     assert not missing, f"no test measures {sorted(missing)}: add them to QUICK_* above"
 
@@ -153,7 +167,56 @@ def test_quick_mode_loses_and_reorders_nothing(quick_run):
     assert results.problems() == []
 
 
+@pytest.mark.redis
+def test_step12_variants_measure_a_room_of_logged_in_members(redis_url):
+    """Step 12 closes a socket without a session (4401), rate-limits each user and sends
+    the room's history on joining: every member logs in as one account, and every
+    message of the run arrives once, in order, each member sending (the burst across rooms)."""
+    plan = dataclasses.replace(QUICK, members=(10,))
+    said = []
+    results = run_benchmark(plan, [], ON_REQUEST, [], redis_url, progress=said.append, strict=True)
+    assert {row["variant"] for row in results.rows} == set(QUICK_ON_REQUEST)
+    assert any("migrate, an account" in line for line in said), said
+    for row in results.rows:
+        assert not row.get("error"), row
+        assert (row["lost"], row["reordered"], row["duplicated"]) == (0, 0, 0), row
+        assert row["rooms_burst_deliveries"] and not row["rooms_burst_lost"], row
+        assert row["paced_messages"] and row["p99_ms"] > 0, row
+
+
 # --- the counting itself, without servers ------------------------------------------------------
+
+
+class _Frames:
+    """A member's socket that receives these frames, then nothing."""
+
+    def __init__(self, frames):
+        self.frames = frames
+
+    async def __aiter__(self):
+        for frame in self.frames:
+            yield frame
+
+    async def close(self):
+        pass
+
+
+def test_the_history_a_joining_member_gets_is_not_counted_as_deliveries():
+    """From step 08 a member gets the room's last messages on joining, the load client's own
+    among them: they were delivered in an earlier phase, or to an earlier member."""
+    ours = {"id": 7, "user": "demo", "message": "p:0:0", "created": "2026-01-01T00:00:00"}
+    history = json.dumps({"history": [ours, {**ours, "message": "p:0:1"}], "earlier": 0})
+
+    async def read():
+        room = Room("r", [_Frames([history, json.dumps(ours)])], senders=1)
+        room.tracker.sent(("p", 0, 0), at=0.0)
+        room.tracker.sent(("p", 0, 1), at=0.0)
+        await asyncio.sleep(0.01)  # the reader takes both frames
+        await room.close()
+        return room.tracker.result("p", started=0.0)
+
+    result = asyncio.run(read())
+    assert (result.delivered, result.lost, result.duplicated) == (1, 1, 0)
 
 
 def test_tracker_counts_lost_reordered_and_duplicated_deliveries():
@@ -223,23 +286,45 @@ def test_a_step_on_the_in_memory_layer_is_refused_before_anything_is_measured(tm
 
 # --- step 06's measured variants are what their names say ----------------------------------
 
-VARIANTS = {variant.name: variant for variant in (*SWEEP, *CONFIGS, *SLOW)}
+VARIANTS = {variant.name: variant for variant in (*SWEEP, *CONFIGS, *SLOW, *ON_REQUEST)}
 
-# Run in a copy of the step with a variant's environment: one member in a room, the database
-# thread held busy, one room message. Channels' dispatch() waits for that thread before every
-# handler; the shortcut does not. argv[1]: the module of the variant's ASGI application.
-DISPATCH_PROBE = """
-import asyncio, importlib, sys, threading
-from asgiref.sync import sync_to_async
+# The start of every probe, run in a copy of the step with a variant's environment. argv[1]:
+# the module of the variant's ASGI application; argv[2]: an account to log in as (a step
+# with users), or ""; argv[3]: "history" where a member gets the room's history on joining.
+PROBE_JOIN = """
+import asyncio, importlib, json, sys, threading
 application = importlib.import_module(sys.argv[1]).application  # sets Django up
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-async def main():
-    member = WebsocketCommunicator(
-        application, "/ws/chat/probe/", headers=[(b"origin", b"http://127.0.0.1")]
-    )
+HEADERS = [(b"origin", b"http://127.0.0.1")]
+if sys.argv[2]:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=sys.argv[2]))
+    HEADERS.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+
+async def join(room="probe"):
+    member = WebsocketCommunicator(application, f"/ws/chat/{room}/", headers=HEADERS)
     assert (await member.connect())[0], "the socket was refused"
+    if sys.argv[3] == "history":
+        assert "history" in json.loads(await member.receive_from(timeout=5))
+    return member
+"""
+
+# One member in a room, the database thread held busy, one room message (with what step 12's
+# handlers read, and the frame already serialised for step12-dispatch-once). Channels'
+# dispatch() waits for that thread before every handler; the shortcut does not.
+DISPATCH_PROBE = (
+    PROBE_JOIN
+    + """
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+
+FRAME = {"id": 1, "user": "probe", "message": "hi", "created": "2026-01-01T00:00:00"}
+
+async def main():
+    member = await join()
     started, release = threading.Event(), threading.Event()
 
     def hold_the_database_thread():
@@ -248,7 +333,8 @@ async def main():
 
     held = asyncio.ensure_future(sync_to_async(hold_the_database_thread)())  # thread-sensitive
     await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
-    await get_channel_layer().group_send("chat_probe", {"type": "chat.message", "message": "hi"})
+    message = {"type": "chat.message", **FRAME, "text": json.dumps(FRAME)}
+    await get_channel_layer().group_send("chat_probe", message)
     try:
         await member.receive_from(timeout=2)
         print("delivered while the database thread was busy")
@@ -259,19 +345,17 @@ async def main():
 
 asyncio.run(main())
 """
+)
 
-# The same, then Redis stops (SHUTDOWN) under an idle socket: what reaches the page.
-IDLE_PROBE = """
-import asyncio, importlib, os, sys
+# One member in a room, then Redis stops (SHUTDOWN) under its idle socket: what reaches the page.
+IDLE_PROBE = (
+    PROBE_JOIN
+    + """
+import os
 import redis
-application = importlib.import_module(sys.argv[1]).application  # sets Django up
-from channels.testing import WebsocketCommunicator
 
 async def main():
-    member = WebsocketCommunicator(
-        application, "/ws/chat/probe/", headers=[(b"origin", b"http://127.0.0.1")]
-    )
-    assert (await member.connect())[0], "the socket was refused"
+    member = await join()
     try:
         redis.Redis.from_url(os.environ["REDIS_URL"]).shutdown(nosave=True)
     except redis.ConnectionError:
@@ -283,15 +367,43 @@ async def main():
 
 asyncio.run(main())
 """
+)
+
+
+# Three members in a room, one sends a message: the frame each gets, and how many times
+# json.dumps() ran while it went round (step 12: 1 per member, or once per message).
+SERIALISE_PROBE = (
+    PROBE_JOIN
+    + """
+from unittest import mock
+
+async def main():
+    members = [await join() for _ in range(3)]
+    sent = json.dumps({"message": "hi"})
+    with mock.patch("json.dumps", side_effect=json.dumps) as dumps:
+        await members[0].send_to(text_data=sent)
+        frames = [json.loads(await member.receive_from(timeout=5)) for member in members]
+    assert all(frame == frames[0] for frame in frames), frames
+    print("frame keys", list(frames[0]), "json.dumps calls", dumps.call_count)
+
+asyncio.run(main())
+"""
+)
 
 
 def _probe(script: str, variant: Variant, redis_url: str, tmp_path) -> str:
-    """Run a probe in a copy of the variant's step, with the environment the benchmark
-    serves that variant with; returns what it printed."""
-    copy = copy_project(get_step(variant.step).path, tmp_path)
+    """Run a probe in a copy of the variant's step, prepared and with the environment the
+    benchmark serves that variant with; returns what it printed."""
+    step = get_step(variant.step)
+    copy = copy_project(step.path, tmp_path)
     env = ServerSet(variant, copy, redis_url, tmp_path).env
+    accounts = accounts_for(variant.step)
+    if accounts:
+        prepare_database(copy, env, accounts)
+    account = accounts[0].username if accounts else ""
+    joining = "history" if step.has("history") else ""
     done = subprocess.run(
-        [sys.executable, "-c", script, variant.app.partition(":")[0]],
+        [sys.executable, "-c", script, variant.app.partition(":")[0], account, joining],
         cwd=copy,
         env=env,
         capture_output=True,
@@ -309,6 +421,10 @@ def _probe(script: str, variant: Variant, redis_url: str, tmp_path) -> str:
         ("step06", "waited for the database thread"),
         ("step06-dispatch", "delivered while the database thread was busy"),
         ("step06-dispatch-pubsub", "delivered while the database thread was busy"),
+        ("step12", "waited for the database thread"),
+        ("step12-dispatch", "delivered while the database thread was busy"),
+        ("step12-dispatch-once", "delivered while the database thread was busy"),
+        ("step12-dispatch-pubsub", "delivered while the database thread was busy"),
     ],
 )
 def test_only_the_dispatch_variants_skip_the_database_thread_for_room_messages(
@@ -318,10 +434,20 @@ def test_only_the_dispatch_variants_skip_the_database_thread_for_room_messages(
 
 
 @pytest.mark.redis
-def test_the_pubsub_variant_closes_an_idle_socket_with_4503_when_redis_stops(tmp_path):
+@pytest.mark.parametrize(("name", "dumps"), [("step12-dispatch", 3), ("step12-dispatch-once", 1)])
+def test_the_once_variant_serialises_a_room_message_once_and_sends_the_same_frame(
+    name, dumps, redis_url, tmp_path
+):
+    said = _probe(SERIALISE_PROBE, VARIANTS[name], redis_url, tmp_path)
+    assert f"frame keys ['id', 'user', 'message', 'created'] json.dumps calls {dumps}" in said
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("name", ["step06-dispatch-pubsub", "step12-dispatch-pubsub"])
+def test_the_pubsub_variant_closes_an_idle_socket_with_4503_when_redis_stops(name, tmp_path):
     """What step 06 needed on the pub/sub layer, and what the variant measures the cost of:
     that layer only waits for messages, and its layer check is what notices Redis going."""
-    variant = VARIANTS["step06-dispatch-pubsub"]
+    variant = VARIANTS[name]
     assert variant.layer == "pubsub" and variant.layer_check_seconds
     with RedisServer() as redis_server:  # its own: the probe stops it
         said = _probe(IDLE_PROBE, variant, redis_server.url, tmp_path)

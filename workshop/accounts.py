@@ -14,6 +14,7 @@ import http.cookiejar
 import json
 import pathlib
 import re
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -71,6 +72,19 @@ def create_accounts(
     run_manage(
         project_dir, "shell", "-c", _CREATE_ACCOUNTS, env={**env, "WORKSHOP_ACCOUNTS": names}
     )
+
+
+def prepare_database(
+    project_dir: pathlib.Path,
+    env: dict[str, str],
+    accounts: tuple[Account, ...] = (),
+    python: str = sys.executable,
+) -> None:
+    """Make a fresh copy of a step servable: `manage.py migrate`, then the accounts (on a
+    step with users) in its database. python: the interpreter with the step's packages."""
+    run_manage(project_dir, "migrate", "--verbosity", "0", env=env, python=python)
+    if accounts:
+        create_accounts(project_dir, env, accounts)
 
 
 def _opener(jar: http.cookiejar.CookieJar) -> urllib.request.OpenerDirector:

@@ -11,12 +11,13 @@ report.py (tables, ratios, CSV, JSON, plot), cli.py (the command).
 from .load import BenchError
 from .report import Results
 from .runner import FULL, QUICK, Plan, run_benchmark
-from .servers import CONFIGS, SLOW, SWEEP, Variant
+from .servers import CONFIGS, ON_REQUEST, SLOW, SWEEP, Variant
 
 __all__ = [
     "BenchError",
     "CONFIGS",
     "FULL",
+    "ON_REQUEST",
     "Plan",
     "QUICK",
     "Results",

@@ -19,13 +19,21 @@ DEFAULT_OUTPUT = REPO_ROOT / "bench-results"
 # them, and tests/test_bench.py checks that the page names the same commands.
 TABLES = (
     (
-        "every table of docs/benchmark.md but the last (about half an hour on 2 cores)",
+        "every table of docs/benchmark.md but step 12's and the last (about half an hour on 2 "
+        "cores)",
         "python -m workshop bench --repeat 3",
     ),
     (
         "step 06 and its measured variants alone, at 200 members: the busy room and the burst",
         "python -m workshop bench --members 200 --variants step05,step06,floor "
         "--configs step06-dispatch,step06-dispatch-pubsub --slow none --repeat 3",
+    ),
+    (
+        "step 12 (users, history, limits) and its measured variants beside step 06's, at 200 "
+        "members (the step12-* names are measured only when named)",
+        "python -m workshop bench --members 200 --variants step06,floor --configs "
+        "step06-dispatch,step06-dispatch-pubsub,step12,step12-dispatch,step12-dispatch-once,"
+        "step12-dispatch-pubsub --slow none --repeat 3",
     ),
     (
         "the last step through nginx (docs/benchmark.md, 'Through nginx')",
@@ -63,7 +71,7 @@ def _names(text: str) -> list[str]:
 
 
 def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    from .servers import CONFIGS, SLOW, SWEEP
+    from .servers import CONFIGS, ON_REQUEST, SLOW, SWEEP
 
     parser.add_argument(
         "--quick",
@@ -96,9 +104,10 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--configs",
         type=_names,
         metavar="NAME,...",
-        help="step 06's measured variants and the server configurations, measured at the "
-        "largest N "
-        f"(default all: {', '.join(v.name for v in CONFIGS)}; 'none' for none)",
+        help="the measured variants of steps 06 and 12 and the server configurations, "
+        "measured at the largest N "
+        f"(default: {', '.join(v.name for v in CONFIGS)}; 'none' for none; "
+        f"only when named: {', '.join(v.name for v in ON_REQUEST)})",
     )
     parser.add_argument(
         "--slow",
@@ -140,12 +149,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return configure(parser)
 
 
-def _choose(names, available, what):
+def _choose(names, available, what, on_request=()):
+    """The variants named (all of `available` when none are; `on_request` only by name)."""
     if names is None:
         return tuple(available)
     if names == ["none"]:
         return ()
-    known = {variant.name: variant for variant in available}
+    known = {variant.name: variant for variant in (*available, *on_request)}
     unknown = [name for name in names if name not in known]
     if unknown:
         raise SystemExit(
@@ -157,7 +167,7 @@ def _choose(names, available, what):
 def run(args) -> int:
     from .load import BenchError
     from .runner import FULL, QUICK, run_benchmark
-    from .servers import CONFIGS, SLOW, SWEEP
+    from .servers import CONFIGS, ON_REQUEST, SLOW, SWEEP
 
     plan = QUICK if args.quick else FULL
     changes = {}
@@ -178,7 +188,7 @@ def run(args) -> int:
         results = run_benchmark(
             plan,
             variants=_choose(args.variants, SWEEP, "variant"),
-            configs=_choose(args.configs, CONFIGS, "configuration"),
+            configs=_choose(args.configs, CONFIGS, "configuration", ON_REQUEST),
             slow=_choose(args.slow, SLOW, "slow-handler variant"),
             redis_url=args.redis_url,
             projects=dict(args.project),

@@ -214,7 +214,10 @@ class Room:
                     phase, sender, seq = json.loads(frame)["message"].split(":")
                     key = (phase, int(sender), int(seq))
                 except (ValueError, KeyError, TypeError, AttributeError):
-                    continue  # not one of ours (an error frame, say): not a delivery
+                    # Not one of ours: an error frame, say, or what a step with history
+                    # (08 on) sends a member on joining, {"history": [...], "earlier": n},
+                    # whose earlier messages are not deliveries of this run.
+                    continue
                 received(member, key, at)
         except ConnectionClosed:
             pass  # what this member missed is counted as lost

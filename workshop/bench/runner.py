@@ -23,9 +23,10 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
+from ..accounts import DEMO, prepare_database
 from ..manifest import get_step
 from ..redis_server import RedisServer, server_version
-from ..step_server import StepServerError, copy_project
+from ..step_server import StepServerError, copy_project, project_env
 from .columns import COLUMNS, SLOW_COLUMNS
 from .load import BenchError, PhaseResult, Room, combine
 from .report import Results
@@ -165,6 +166,12 @@ def refuse_a_layer_per_process(variant: Variant, project_dir: pathlib.Path) -> N
         )
 
 
+def accounts_for(step: int | None) -> tuple:
+    """The accounts a copy of the step gets: on a step with users, one, which every member
+    of every room is (logged in once; the servers raise the per-user limits)."""
+    return (DEMO,) if step is not None and get_step(step).has("login") else ()
+
+
 class _Bench:
     """One benchmark run: a Redis, scratch copies of the steps, the servers."""
 
@@ -192,14 +199,25 @@ class _Bench:
             source = pathlib.Path(self.projects.get(step) or get_step(step).path)
             parent = self.scratch / f"step{step}"
             parent.mkdir()
-            self.copies[step] = copy_project(source, parent)
+            copy = copy_project(source, parent)
+            if accounts_for(step):  # its database: the tables, and the members' account
+                self.progress(f"Preparing {copy.name}: migrate, an account ...")
+                prepare_database(copy, project_env(self.redis_url), accounts_for(step))
+            self.copies[step] = copy
         return self.copies[step]
 
     def start(self, variant: Variant, slow_room: str = "slow") -> ServerSet:
         project_dir = self.copy_of(variant.step)
         if variant.layer == "step":
             refuse_a_layer_per_process(variant, project_dir)
-        servers = ServerSet(variant, project_dir, self.redis_url, self.scratch, slow_room)
+        servers = ServerSet(
+            variant,
+            project_dir,
+            self.redis_url,
+            self.scratch,
+            slow_room,
+            accounts=accounts_for(variant.step),
+        )
         servers.start()
         for url in servers.urls:
             if variant.step is None:
@@ -234,7 +252,9 @@ class _Bench:
         room_name = f"bench-{self.run_id}-{variant.name}-{members}-{round_}"
 
         async def cell():
-            room = await Room.join(room_name, servers.urls, members, plan.senders)
+            room = await Room.join(
+                room_name, servers.urls, members, plan.senders, cookie=servers.cookie
+            )
             try:
                 await room.warm_up(max(plan.drain_seconds, 3.0))
                 cpu0, redis0 = servers.cpu_seconds(), self.redis_cpu()
@@ -299,7 +319,11 @@ class _Bench:
                     rooms.append(
                         # One sender for the warm-up; in the burst, every member sends.
                         await Room.join(
-                            f"{prefix}-{index}", servers.urls, plan.burst_room_members, senders=1
+                            f"{prefix}-{index}",
+                            servers.urls,
+                            plan.burst_room_members,
+                            senders=1,
+                            cookie=servers.cookie,
                         )
                     )
                 for room in rooms:
@@ -341,9 +365,15 @@ class _Bench:
                 for index in range(plan.slow_rooms):
                     name = f"quiet{index}-{self.run_id}-{variant.name}-{round_}"
                     quiet.append(
-                        await Room.join(name, servers.urls, plan.slow_room_members, plan.senders)
+                        await Room.join(
+                            name,
+                            servers.urls,
+                            plan.slow_room_members,
+                            plan.senders,
+                            cookie=servers.cookie,
+                        )
                     )
-                slow = await Room.join(slow_room, servers.urls, 1, 1)
+                slow = await Room.join(slow_room, servers.urls, 1, 1, cookie=servers.cookie)
                 for room in [*quiet, slow]:
                     await room.warm_up(max(plan.drain_seconds, 3.0))
                 phases = {}
@@ -619,4 +649,7 @@ def _redis_version(url: str) -> str | None:
         return None
 
 
-__all__ = ["Plan", "FULL", "QUICK", "COLUMNS", "SLOW_COLUMNS", "run_benchmark", "run_async"]
+__all__ = [
+    "Plan", "FULL", "QUICK", "COLUMNS", "SLOW_COLUMNS", "accounts_for", "run_benchmark",
+    "run_async",
+]  # fmt: skip

@@ -3,10 +3,11 @@
 A variant's step is served from a scratch copy of its folder, with the benchmark's settings
 module in front of the step's own (overrides/bench_settings.py swaps the channel layer) and,
 for the slow-handler demonstration, an ASGI module that subclasses the step's consumer
-(overrides/bench_slow_asgi.py); for step 06's measured variants, the speed-ups a later step
-teaches, one that gives the consumer a dispatch() shortcut and, on the pub/sub layer, the
-layer check that layer needs (overrides/bench_dispatch_asgi.py). The step folders are never
-edited.
+(overrides/bench_slow_asgi.py); for the measured variants of steps 06 and 12, the speed-ups a
+later step teaches, one that gives the consumer a dispatch() shortcut and, on the pub/sub
+layer, the layer check that layer needs, and on step 12 a room message serialised once
+(overrides/bench_dispatch_asgi.py). The step folders are never edited. A step with users
+is served from a migrated copy with one account, logged in once (runner.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pathlib
 import re
 import sys
 
+from ..accounts import Account, cookie_header, session_for
 from ..manifest import get_step
 from ..step_server import MACHINE_SENDER_LIMITS, StepServer, StepServerError, project_env
 
@@ -80,6 +82,9 @@ class Variant:
     # Seconds between each consumer's check that Redis still answers (0: none): what the
     # pub/sub layer needs to notice a dead Redis on an idle socket, and what it costs.
     layer_check_seconds: float = 0
+    # True (with the shortcut): a room message goes into the group as its frame, already
+    # JSON, and each member sends that text (json.dumps once per message, not per member).
+    serialise_once: bool = False
 
     @property
     def consumer(self) -> str:
@@ -102,7 +107,7 @@ class Variant:
     def app(self) -> str:
         if self.slow_mode:
             return "bench_slow_asgi:application"
-        if self.dispatch_shortcut or self.layer_check_seconds:
+        if self.dispatch_shortcut or self.layer_check_seconds or self.serialise_once:
             return "bench_dispatch_asgi:application"
         return "chatsite.asgi:application"
 
@@ -119,6 +124,8 @@ class Variant:
             text += f", slow room: {self.slow_mode}"
         if self.dispatch_shortcut:
             text += ", dispatch() shortcut for room messages"
+        if self.serialise_once:
+            text += ", each room message serialised once"
         if self.layer_check_seconds:
             text += f", layer check every {self.layer_check_seconds:g} s"
         return text
@@ -149,6 +156,17 @@ CONFIGS = (
     Variant("step04-pubsub-uvicorn", 4, layer="pubsub", server="uvicorn"),
     Variant("step04-pubsub-uvicorn-x2", 4, layer="pubsub", server="uvicorn", processes=2),
 )
+# At the target N, and only when named (--configs): the last step, with users, history
+# and rate limits, and the speed-ups the keeping-up step measures on it. Not in the
+# default run, which is half an hour already.
+ON_REQUEST = (
+    Variant("step12", 12),
+    Variant("step12-dispatch", 12, dispatch_shortcut=True),
+    Variant("step12-dispatch-once", 12, dispatch_shortcut=True, serialise_once=True),
+    Variant(
+        "step12-dispatch-pubsub", 12, layer="pubsub", dispatch_shortcut=True, layer_check_seconds=2
+    ),
+)
 # One room whose handler takes 100 ms, and what it does to the other rooms.
 SLOW = (
     Variant("slow-step03-sleep", 3, slow_mode="sleep"),
@@ -160,8 +178,14 @@ SLOW = (
 class BenchServer(StepServer):
     """One server process: Daphne or uvicorn serving a step copy, or the floor script."""
 
-    def __init__(self, project_dir: pathlib.Path, env: dict[str, str], variant: Variant):
-        super().__init__(project_dir, env)
+    def __init__(
+        self,
+        project_dir: pathlib.Path,
+        env: dict[str, str],
+        variant: Variant,
+        accounts: tuple[Account, ...] = (),
+    ):
+        super().__init__(project_dir, env, accounts=accounts)
         self.variant = variant
         self.log_path = self.project_dir.parent / f"{variant.server}-{variant.name}-{self.port}.log"
 
@@ -208,9 +232,14 @@ class ServerSet:
         redis_url: str,
         scratch: pathlib.Path,
         slow_room: str = "slow",
+        accounts: tuple[Account, ...] = (),
     ):
         self.variant = variant
         self.servers: list[BenchServer] = []
+        # On a step with users: the account in the copy's database that every member is,
+        # and the Cookie header every socket sends once start() has logged it in.
+        self.accounts = accounts
+        self.cookie: str | None = None
         if project_dir is None:  # the floor has no project: give it a folder for its log
             project_dir = scratch / "floor" / "floor"
             project_dir.mkdir(parents=True, exist_ok=True)
@@ -228,6 +257,7 @@ class ServerSet:
             if variant.layer_check_seconds
             else "",
             BENCH_SLOW_ROOM=slow_room,
+            BENCH_SERIALISE_ONCE="1" if variant.serialise_once else "",
         )
 
     @property
@@ -237,7 +267,7 @@ class ServerSet:
     def start(self, timeout: float = 60.0) -> ServerSet:
         """Start every process at once; raise StepServerError if one does not serve."""
         self.servers = [
-            BenchServer(self.project_dir, self.env, self.variant)
+            BenchServer(self.project_dir, self.env, self.variant, self.accounts)
             for _ in range(self.variant.processes)
         ]
         with concurrent.futures.ThreadPoolExecutor(len(self.servers)) as pool:
@@ -246,6 +276,13 @@ class ServerSet:
         if errors:
             self.stop()
             raise errors[0]
+        # Logged in once, through the first process's login page: the session is in the
+        # copy's database, so the same cookie opens a socket on every process.
+        try:
+            self.cookie = cookie_header(session_for(self.servers[0]))
+        except Exception:
+            self.stop()
+            raise
         return self
 
     def cpu_seconds(self) -> float | None:
@@ -264,4 +301,13 @@ class ServerSet:
         return "\n".join(server.log_text()[-characters:] for server in self.servers).strip()
 
 
-__all__ = ["SWEEP", "CONFIGS", "SLOW", "Variant", "ServerSet", "StepServerError", "cpu_seconds"]
+__all__ = [
+    "SWEEP",
+    "CONFIGS",
+    "ON_REQUEST",
+    "SLOW",
+    "Variant",
+    "ServerSet",
+    "StepServerError",
+    "cpu_seconds",
+]

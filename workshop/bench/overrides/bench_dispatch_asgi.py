@@ -1,4 +1,4 @@
-"""The step's ASGI application with a dispatch() shortcut: a measured variant of step 06.
+"""The step's ASGI application with a dispatch() shortcut: measured variants of steps 06 and 12.
 
 Channels' AsyncConsumer.dispatch() runs Django's close_old_connections() in the one
 database thread before every handler. A room message runs chat_message() once in every
@@ -12,11 +12,17 @@ BENCH_LAYER_CHECK_SECONDS (empty for none) adds what step 06 needed on the pub/s
 seconds, because that layer only waits for messages and would never tell an idle socket
 that Redis is gone. It is measured because it costs: 200 sockets, 100 messages a second.
 
+BENCH_SERIALISE_ONCE=1 (step 12's room messages, which carry id, user, message and time)
+adds to the shortcut a room message serialised once: the sender's consumer puts the frame,
+already JSON, into the group message, and each member's chat_message() sends that text
+instead of calling json.dumps() once per member.
+
 The step's consumer is subclassed, not edited, and put in place of the step's own before
 the step's routing is imported, so the step's asgi.py and routing.py serve it unchanged.
 """
 
 import asyncio
+import json
 import os
 import sys
 
@@ -29,6 +35,7 @@ get_asgi_application()  # sets Django up, as the step's asgi.py does
 from chat import consumers  # noqa: E402
 
 LAYER_CHECK_SECONDS = float(os.environ.get("BENCH_LAYER_CHECK_SECONDS") or 0)
+SERIALISE_ONCE = os.environ.get("BENCH_SERIALISE_ONCE") == "1"
 
 if "chat.routing" in sys.modules:  # its routes would hold the step's own consumer
     raise RuntimeError("chat.routing was imported before the benchmark could replace ChatConsumer")
@@ -68,7 +75,38 @@ class ShortcutChatConsumer(consumers.ChatConsumer):
         pass  # the check came back: Redis answers
 
 
-consumers.ChatConsumer = ShortcutChatConsumer
+class SerialisingLayer:
+    """The consumer's channel layer, but a room message goes into the group as the frame
+    its members send, serialised once here: {"type": "chat.message", "text": "<JSON>"}."""
+
+    FRAME_KEYS = ("id", "user", "message", "created")  # step 12's frame, in its order
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __getattr__(self, name):
+        return getattr(self.layer, name)  # everything else: the layer itself
+
+    async def group_send(self, group, message):
+        if message["type"] == "chat.message":
+            frame = {key: message[key] for key in self.FRAME_KEYS}
+            message = {"type": "chat.message", "text": json.dumps(frame)}
+        await self.layer.group_send(group, message)
+
+
+class SerialiseOnceChatConsumer(ShortcutChatConsumer):
+    async def websocket_connect(self, message):
+        # The first handler, after Channels has set self.channel_layer: receive() then
+        # sends the room message through SerialisingLayer.
+        self.channel_layer = SerialisingLayer(self.channel_layer)
+        await super().websocket_connect(message)
+
+    async def chat_message(self, event):
+        await self.send(text_data=event["text"])  # already JSON: no json.dumps per member
+
+
+MeasuredConsumer = SerialiseOnceChatConsumer if SERIALISE_ONCE else ShortcutChatConsumer
+consumers.ChatConsumer = MeasuredConsumer
 
 from chat.routing import websocket_urlpatterns  # noqa: E402  (the step's routes, unchanged)
 from chatsite.asgi import application  # noqa: E402, F401  (the step's application, unchanged)
@@ -76,7 +114,7 @@ from chatsite.asgi import application  # noqa: E402, F401  (the step's applicati
 # A routing.py that imported the class itself (from .consumers import ChatConsumer) would
 # still serve the step's own consumer, and be measured under this variant's name.
 if not any(
-    getattr(route.callback, "consumer_class", None) is ShortcutChatConsumer
+    getattr(route.callback, "consumer_class", None) is MeasuredConsumer
     for route in websocket_urlpatterns
 ):
     raise RuntimeError(
