@@ -171,7 +171,8 @@ def test_quick_mode_loses_and_reorders_nothing(quick_run):
 def test_step12_variants_measure_a_room_of_logged_in_members(redis_url):
     """Step 12 closes a socket without a session (4401), rate-limits each user and sends
     the room's history on joining: every member logs in as one account, and every
-    message of the run arrives once, in order, each member sending (the burst across rooms)."""
+    message of the run arrives once, in order, each member sending (the burst across rooms).
+    The variants measured only on request, step 06's among them, run here."""
     plan = dataclasses.replace(QUICK, members=(10,))
     said = []
     results = run_benchmark(plan, [], ON_REQUEST, [], redis_url, progress=said.append, strict=True)
@@ -251,6 +252,24 @@ def test_ratios_compare_step04_with_step03_and_the_floor():
     assert ratio["p99_step04_vs_step03"] == 0.5
     assert ratio["throughput_step04_vs_floor"] == 0.25
     assert ratio["p99_step04_vs_floor"] == 4.0
+
+
+def test_keeping_up_compares_the_last_step_with_the_step_before_and_the_floor():
+    def row(variant, throughput, p99, lost=0):
+        return {"variant": variant, "members": 200, "burst_deliveries_per_s": throughput,
+                "p99_ms": p99, "lost": 0, "rooms_burst_lost": lost}  # fmt: skip
+
+    def measured(*rows):
+        return Results({"plan": {"members": [50, 200]}}, list(rows), [])
+
+    before, floor = row("step12", 3000, 900.0), row("floor", 60000, 15.0)
+    kept_up = measured(before, floor, row("step13", 9000, 60.0)).keeping_up()
+    assert kept_up == {"members": 200, "throughput_vs_before": 3.0, "p99_ms": 60.0,
+                       "p99_vs_floor": 4.0, "lost": 0, "met": True}  # fmt: skip
+    assert not measured(before, floor, row("step13", 5000, 60.0)).keeping_up()["met"]  # < 2x
+    assert not measured(before, floor, row("step13", 9000, 95.0)).keeping_up()["met"]  # > 6x
+    assert not measured(before, floor, row("step13", 9000, 60.0, 3)).keeping_up()["met"]
+    assert measured(before, row("step13", 9000, 60.0)).keeping_up() is None  # no floor
 
 
 def test_repeated_runs_report_medians_and_lost_out_of_every_run():

@@ -11,6 +11,13 @@ from .columns import COLUMNS, SLOW_COLUMNS
 
 # The sweep variants the ratios compare.
 ASYNC, SYNC, FLOOR = "step04", "step03", "floor"
+# The keeping-up step and the step before it: its targets are ratios of these, at the
+# target N (docs/benchmark.md, "The keeping-up step, measured").
+KEEPING_UP, BEFORE_IT = "step13", "step12"
+KEEPING_UP_TARGETS = (
+    "at least 2x the deliveries/s of the step before it, p99 under 100 ms and within 6x of "
+    "the floor's, nothing lost in the burst across rooms"
+)
 
 FILES = {
     "csv": "bench.csv",
@@ -150,6 +157,32 @@ class Results:
             )
         return out
 
+    def keeping_up(self) -> dict | None:
+        """The keeping-up step against the step before it and the floor, at the target N;
+        None unless all three were measured there."""
+        target = self.meta["plan"]["members"] and max(self.meta["plan"]["members"])
+        last, before, floor = (self.row(name, target) for name in (KEEPING_UP, BEFORE_IT, FLOOR))
+        if not (last and before and floor) or any(r.get("error") for r in (last, before, floor)):
+            return None
+        throughput = _ratio(last["burst_deliveries_per_s"], before["burst_deliveries_per_s"])
+        p99_vs_floor = _ratio(last["p99_ms"], floor["p99_ms"], 1)
+        lost = (last.get("lost") or 0) + (last.get("rooms_burst_lost") or 0)
+        return {
+            "members": target,
+            "throughput_vs_before": throughput,
+            "p99_ms": last["p99_ms"],
+            "p99_vs_floor": p99_vs_floor,
+            "lost": lost,
+            "met": bool(
+                throughput is not None
+                and throughput >= 2
+                and last["p99_ms"] < 100
+                and p99_vs_floor is not None
+                and p99_vs_floor <= 6
+                and not lost
+            ),
+        }
+
     def target_rows(self) -> list[dict]:
         target = self.meta["plan"]["members"] and max(self.meta["plan"]["members"])
         return [row for row in self.rows if row["members"] == target]
@@ -207,6 +240,16 @@ class Results:
             "step 04 is slower / costs more):",
             text_table(self.ratios(), RATIO_TABLE),
         ]
+        keeping_up = self.keeping_up()
+        if keeping_up:
+            parts += [
+                "",
+                f"Keeping up, at N={keeping_up['members']}: {KEEPING_UP} delivers "
+                f"{keeping_up['throughput_vs_before']}x the most deliveries/s of {BEFORE_IT}; "
+                f"its p99 is {keeping_up['p99_ms']} ms, {keeping_up['p99_vs_floor']}x the "
+                f"floor's; {keeping_up['lost']} lost. Targets ({KEEPING_UP_TARGETS}): "
+                + ("met" if keeping_up["met"] else "NOT met"),
+            ]
         if self.slow_rows:
             parts += [
                 "",
@@ -320,6 +363,7 @@ class Results:
             "meta": self.meta,
             "rows": self.rows,
             "ratios": self.ratios(),
+            "keeping_up": self.keeping_up(),
             "slow_handler": self.slow_rows,
             "recommendation": self.recommendation(),
         }
