@@ -19,21 +19,14 @@ DEFAULT_OUTPUT = REPO_ROOT / "bench-results"
 # them, and tests/test_bench.py checks that the page names the same commands.
 TABLES = (
     (
-        "every table of docs/benchmark.md but step 12's and the last (about half an hour on 2 "
-        "cores)",
+        "every table of docs/benchmark.md but the keeping-up step's and the last (about half "
+        "an hour on 2 cores)",
         "python -m workshop bench --repeat 3",
     ),
     (
-        "step 06 and its measured variants alone, at 200 members: the busy room and the burst",
-        "python -m workshop bench --members 200 --variants step05,step06,floor "
-        "--configs step06-dispatch,step06-dispatch-pubsub --slow none --repeat 3",
-    ),
-    (
-        "step 12 (users, history, limits) and its measured variants beside step 06's, at 200 "
-        "members (the step12-* names are measured only when named)",
-        "python -m workshop bench --members 200 --variants step06,floor --configs "
-        "step06-dispatch,step06-dispatch-pubsub,step12,step12-dispatch,step12-dispatch-once,"
-        "step12-dispatch-pubsub --slow none --repeat 3",
+        "the keeping-up step: step 12, its changes one at a time, step 13, at 200 members",
+        "python -m workshop bench --members 200 --variants floor --configs "
+        "step12,step12-dispatch,step12-dispatch-pubsub,step13 --slow none --repeat 3",
     ),
     (
         "the last step through nginx (docs/benchmark.md, 'Through nginx')",
