@@ -243,7 +243,7 @@ class ChatConsumer(LayerAwareConsumer):
         # shares: a room of 200 waits in line there 200 times per message. (The
         # profile shows it: py-spy, in the README.) chat_message() never touches
         # the database, so a room message goes straight to it; every other event
-        # goes through Channels as before. tests/test_hot_path.py keeps it honest.
+        # goes through Channels as before. chat/tests/test_hot_path.py holds it to that.
         if message["type"] == "chat.message":
             await self.chat_message(message)
         else:
