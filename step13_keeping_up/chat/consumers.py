@@ -47,6 +47,10 @@ HISTORY_LENGTH = 50
 # layer (settings.py) only ever waits for messages: when Redis goes away, an idle
 # socket would notice nothing, and its page would go on saying "Connected".
 LAYER_CHECK_SECONDS = 2
+# Where the check sends: a channel nobody reads. On the pub/sub layer Redis takes the
+# message (and drops it) or the send fails; nothing comes back to handle. (On the
+# default layer, messages would pile up there: this check is for pub/sub only.)
+LAYER_CHECK_CHANNEL = "layer-check"
 
 
 class LayerAwareConsumer(AsyncWebsocketConsumer):
@@ -116,11 +120,12 @@ class LayerAwareConsumer(AsyncWebsocketConsumer):
         await self.close(code=NOT_LOGGED_IN)  # the page says "not logged in"
 
     async def check_the_layer(self):
-        # Every few seconds, a round trip through Redis: a message to ourselves.
+        # Every few seconds, a round trip to Redis. It runs beside the consumer's
+        # handlers, never as one: a slow database cannot hold it up, nor it them.
         while True:
             await asyncio.sleep(LAYER_CHECK_SECONDS)
             try:
-                await self.channel_layer.send(self.channel_name, {"type": "layer.checked"})
+                await self.channel_layer.send(LAYER_CHECK_CHANNEL, {"type": "layer.check"})
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 logger.warning(
                     "Socket %s: channel layer unreachable (%s); socket closed with code %s.",
@@ -130,9 +135,6 @@ class LayerAwareConsumer(AsyncWebsocketConsumer):
                 )
                 await self.close(code=LAYER_UNAVAILABLE)  # disconnect() follows
                 return
-
-    async def layer_checked(self, event):
-        pass  # the check came back: Redis answers
 
 
 class ChatConsumer(LayerAwareConsumer):
