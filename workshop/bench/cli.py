@@ -25,7 +25,7 @@ TABLES = (
     ),
     (
         "the keeping-up step: step 12, its changes one at a time, step 13, at 200 members",
-        "python -m workshop bench --members 200 --variants floor --configs "
+        "python -m workshop bench --members 200 --seconds 30 --variants floor --configs "
         "step12,step12-dispatch,step12-dispatch-pubsub,step13 --slow none --repeat 3",
     ),
     (
