@@ -56,6 +56,13 @@ def members_in_redis(server, group: str) -> int:
         return client.zcard(f"asgi:group:{group}")
 
 
+def subscribers(server, channel: str) -> int:
+    """On the pub/sub layer: how many connections listen on a channel (a `runworker` process
+    subscribes to its channel a moment after it says it runs; what is sent before, it misses)."""
+    with redis.Redis.from_url(server.env["REDIS_URL"], socket_timeout=5) as client:
+        return dict(client.pubsub_numsub(channel)).get(channel.encode(), 0)
+
+
 def groups_in_redis(server, redis_url: str, prefix: str) -> list[str]:
     """The groups whose names start with prefix that have a member, as Redis sees them."""
     with redis.Redis.from_url(redis_url, socket_timeout=5) as client:

@@ -17,9 +17,10 @@ from selenium.webdriver.common.by import By
 
 from tests.chat_client import join, next_frame, nothing_arrives, notifications_of, say
 from tests.pages import log_in_as, post_message, text_of, wait_for
-from tests.server_state import on_pubsub_layer
+from tests.server_state import on_pubsub_layer, subscribers
 from tests.subjects import MENTIONS as MENTION_PARTS
 from workshop.accounts import ALICE, BOB, STUDENT, session_for
+from workshop.processes import wait_until
 
 pytestmark = pytest.mark.needs("worker")
 
@@ -84,6 +85,10 @@ def test_without_a_worker_the_room_goes_on_and_a_worker_started_later_delivers(
             assert (await next_frame(alice))["message"] == waiting  # the room is not held up
             assert await nothing_arrives(bob, 2, raw=True)  # nobody reads the job yet
             await asyncio.to_thread(mentions_worker.start)
+            if not kept:  # it listens a moment after it says it runs: wait for that
+                assert await asyncio.to_thread(
+                    wait_until, lambda: subscribers(server, "mentions") >= 1, 10.0
+                ), "the worker never subscribed to its channel"
             if kept:
                 expected = mentioned(ALICE, room, waiting)
                 assert await next_frame(bob, timeout=DELIVERY_SECONDS) == expected
