@@ -4,13 +4,16 @@ Channels' AsyncConsumer.dispatch() runs Django's close_old_connections() in the 
 database thread before every handler. A room message runs chat_message() once in every
 member's consumer, and chat_message() never touches the database: the shortcut hands a
 room message straight to it and every other event to Channels as before. Step 06 shipped
-it until the lesson steps moved to Channels' defaults; a later step teaches it with the
-profile that finds it. Served as bench_dispatch_asgi:application.
+it until the lesson steps moved to Channels' defaults; step 13 teaches it with the profile
+that finds it. Served as bench_dispatch_asgi:application.
 
 BENCH_LAYER_CHECK_SECONDS (empty for none) adds what step 06 needed on the pub/sub layer
 (BENCH_LAYER=pubsub): each consumer sends itself a message through Redis every so many
 seconds, because that layer only waits for messages and would never tell an idle socket
 that Redis is gone. It is measured because it costs: 200 sockets, 100 messages a second.
+(Step 13 publishes its check to a channel nobody reads instead: a check that comes back as
+an event waits in the consumer behind a slow handler, and holds up the room messages after
+it. Under load the two cost about the same.)
 
 BENCH_SERIALISE_ONCE=1 (step 12's room messages, which carry id, user, message and time)
 adds to the shortcut a room message serialised once: the sender's consumer puts the frame,
